@@ -1,0 +1,244 @@
+"""Where relational work runs.
+
+crm_lab writes filters, joins and group-bys once, as narwhals expressions, and runs them where the
+data already is:
+
+* a Parquet or CSV path opens as a lazy DuckDB relation (nothing is read until a result is asked
+  for, and DuckDB spills to disk when a query does not fit in memory);
+* a pandas, Polars, DuckDB or PySpark frame handed in by the user is used as it is.
+
+Only small results (one row per customer, per pair, per segment) are collected to pandas, where
+the statistics run.
+
+Examples
+--------
+>>> import pandas as pd, narwhals as nw
+>>> from crm_lab import engine
+>>> lf = engine.lazy(pd.DataFrame({"customer_id": ["a", "a", "b"], "x": [1.0, 2.0, 3.0]}))
+>>> engine.collect(lf.group_by("customer_id").agg(nw.col("x").sum()).sort("customer_id"))
+  customer_id    x
+0           a  3.0
+1           b  3.0
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import narwhals as nw
+import pandas as pd
+
+__all__ = [
+    "configure",
+    "connection",
+    "open_file",
+    "lazy",
+    "collect",
+    "backend_name",
+    "columns",
+    "to_native",
+]
+
+_CONNECTION: Any = None
+_SETTINGS: dict[str, Any] = {}
+
+# Identifier columns are text everywhere: a 19-digit Douyin order number read as a number loses
+# its last digits.
+ID_COLUMNS = (
+    "order_id",
+    "line_id",
+    "customer_id",
+    "product_id",
+    "sku_id",
+    "influencer_id",
+    "touch_id",
+    "campaign_id",
+    "sample_of",
+    "ref",
+)
+
+
+def configure(
+    memory_limit: str | None = None,
+    threads: int | None = None,
+    temp_directory: str | os.PathLike[str] | None = None,
+) -> None:
+    """Set the DuckDB connection's limits; applies to the connection in use and any new one.
+
+    Parameters
+    ----------
+    memory_limit : str, optional
+        DuckDB memory limit such as ``"1GB"``; queries beyond it spill to ``temp_directory``.
+    threads : int, optional
+        Worker threads (default: all cores).
+    temp_directory : path, optional
+        Where DuckDB spills (default: a ``crm_lab_duckdb`` folder in the system temp folder).
+
+    Examples
+    --------
+    >>> from crm_lab import engine
+    >>> engine.configure(memory_limit="2GB")
+    """
+    if memory_limit is not None:
+        _SETTINGS["memory_limit"] = memory_limit
+    if threads is not None:
+        _SETTINGS["threads"] = int(threads)
+    if temp_directory is not None:
+        _SETTINGS["temp_directory"] = str(temp_directory)
+    if _CONNECTION is not None:
+        _apply_settings(_CONNECTION)
+
+
+def _apply_settings(con: Any) -> None:
+    for key, value in _SETTINGS.items():
+        con.execute(f"SET {key} = '{value}'")
+
+
+def connection() -> Any:
+    """The process-wide DuckDB connection crm_lab opens files with (created on first use).
+
+    Examples
+    --------
+    >>> from crm_lab import engine
+    >>> int(engine.connection().sql("select 1").fetchone()[0])
+    1
+    """
+    global _CONNECTION
+    if _CONNECTION is None:
+        import duckdb
+
+        _CONNECTION = duckdb.connect()
+        _SETTINGS.setdefault("temp_directory", str(Path(tempfile.gettempdir()) / "crm_lab_duckdb"))
+        _SETTINGS.setdefault("preserve_insertion_order", "false")
+        _apply_settings(_CONNECTION)
+    return _CONNECTION
+
+
+def _sql_path(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def open_file(path: str | os.PathLike[str]) -> Any:
+    """Open a Parquet or CSV file (or a folder/glob of Parquet files) as a lazy DuckDB relation.
+
+    Identifier columns (``order_id``, ``line_id``, ``customer_id`` ...) are read as text from CSV.
+
+    Parameters
+    ----------
+    path : path-like
+        ``.parquet`` / ``.csv`` file, a folder of Parquet files, or a glob.
+
+    Returns
+    -------
+    duckdb.DuckDBPyRelation
+
+    Examples
+    --------
+    >>> from crm_lab import engine
+    >>> rel = engine.open_file("data/demo/orders.parquet")  # doctest: +SKIP
+    """
+    con = connection()
+    p = Path(path)
+    text = str(path)
+    if p.is_dir():
+        return con.sql(f"select * from read_parquet('{_sql_path(p)}/**/*.parquet')")
+    suffix = p.suffix.lower()
+    if suffix in (".parquet", ".pq") or ("*" in text and text.endswith(".parquet")):
+        return con.sql(f"select * from read_parquet('{_sql_path(p)}')")
+    if suffix in (".csv", ".txt", ".tsv") or ("*" in text and text.endswith(".csv")):
+        header = con.sql(f"select * from read_csv('{_sql_path(p)}', all_varchar=true) limit 0").columns
+        types = ", ".join(f"'{c}': 'VARCHAR'" for c in header if c in ID_COLUMNS)
+        extra = f", types={{{types}}}" if types else ""
+        return con.sql(f"select * from read_csv('{_sql_path(p)}', header=true{extra})")
+    raise ValueError(
+        f"Cannot open {text!r}: expected a .parquet or .csv file or a folder of Parquet files. "
+        "For a shop export (xlsx, GBK CSV, Chinese headers) use crm_lab.data.read_orders(path, preset=...)."
+    )
+
+
+def lazy(obj: Any) -> nw.LazyFrame:
+    """Wrap a path or any supported frame as a narwhals LazyFrame without moving the data.
+
+    Parameters
+    ----------
+    obj : path, pandas/Polars/DuckDB/PySpark frame, or narwhals frame
+
+    Returns
+    -------
+    narwhals.LazyFrame
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_lab import engine
+    >>> engine.lazy(pd.DataFrame({"a": [1]})).collect().shape
+    (1, 1)
+    """
+    if isinstance(obj, nw.LazyFrame):
+        return obj
+    if isinstance(obj, nw.DataFrame):
+        return obj.lazy()
+    if isinstance(obj, (str, os.PathLike)):
+        return nw.from_native(open_file(obj))
+    native = nw.from_native(obj)
+    return native.lazy() if isinstance(native, nw.DataFrame) else native
+
+
+def to_native(frame: nw.LazyFrame | nw.DataFrame) -> Any:
+    """Return the user's kind of frame back from a narwhals frame (pandas stays pandas, etc.)."""
+    native = frame.to_native()
+    return native
+
+
+def backend_name(obj: Any) -> str:
+    """Name the backend holding ``obj``: ``pandas``, ``polars``, ``duckdb``, ``pyspark`` ...
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_lab import engine
+    >>> engine.backend_name(pd.DataFrame())
+    'pandas'
+    """
+    frame = lazy(obj)
+    return str(frame.implementation).split(".")[-1].lower()
+
+
+def columns(obj: Any) -> list[str]:
+    """Column names of a path or frame, without reading its rows."""
+    return list(lazy(obj).collect_schema().names())
+
+
+def _spark_time_zone(native: Any) -> str | None:
+    try:
+        return str(native.sparkSession.conf.get("spark.sql.session.timeZone"))
+    except Exception:  # not a Spark frame
+        return None
+
+
+def collect(frame: Any) -> pd.DataFrame:
+    """Run a lazy query and return its (small) result as a pandas DataFrame.
+
+    Timestamps come back time-zone naive in the shop's local time whatever the backend:
+    Spark's session-zoned timestamps are converted to the session zone and made naive again.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_lab import engine
+    >>> engine.collect(pd.DataFrame({"a": [1, 2]}))["a"].tolist()
+    [1, 2]
+    """
+    lf = lazy(frame)
+    zone = _spark_time_zone(lf.to_native())
+    df = lf.collect().to_pandas()
+    for col in df.columns:
+        dtype = df[col].dtype
+        if isinstance(dtype, pd.DatetimeTZDtype):
+            df[col] = df[col].dt.tz_convert(zone or "UTC").dt.tz_localize(None)
+        if pd.api.types.is_datetime64_any_dtype(df[col].dtype):
+            df[col] = df[col].astype("datetime64[us]")
+    return df
