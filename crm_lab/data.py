@@ -161,6 +161,8 @@ GENRE_MAP = {
     "other": "other",
 }
 GENRE_PENDING = ("数据将于第二天更新",)
+#: Chinese labels of the canonical genres, for reports.
+GENRE_ZH = {"live": "直播", "short_video": "短视频", "product_card": "商品卡", "other": "其他"}
 
 # Header aliases per preset, canonical (or helper) column -> headers as they appear in exports.
 # First match wins; headers are compared after Unicode normalisation and removal of spaces.
@@ -525,7 +527,7 @@ def _coerce(df: pd.DataFrame, table: str, tz: str) -> pd.DataFrame:
 # Validation (any backend, through narwhals)
 
 
-def _rules(table: str, cols: list[str], as_of: pd.Timestamp | None) -> list[tuple[str, str, nw.Expr, str]]:
+def _rules(table: str, cols: list[str], as_of: pd.Timestamp | None, frame: nw.LazyFrame) -> list[tuple[str, str, nw.Expr, str]]:
     """(column, problem, expression true on bad rows, fix) for the table's columns present."""
     rules: list[tuple[str, str, nw.Expr, str]] = []
     for col in REQUIRED[table]:
@@ -566,7 +568,7 @@ def _rules(table: str, cols: list[str], as_of: pd.Timestamp | None) -> list[tupl
             (
                 time_col,
                 f"have {time_col} after as_of {as_of}",
-                nw.col(time_col) > nw.lit(as_of.to_pydatetime()),
+                nw.col(time_col) > engine.timestamp(as_of, frame),
                 "check the export's time zone and as_of; data from the future means a clock or extraction problem",
             )
         )
@@ -581,6 +583,20 @@ def _rules(table: str, cols: list[str], as_of: pd.Timestamp | None) -> list[tupl
             )
         )
     return rules
+
+
+def _check_required(cols: list[str], table: str) -> None:
+    missing = [c for c in REQUIRED[table] if c not in cols]
+    if missing:
+        raise DataValidationError(
+            table,
+            ", ".join(missing),
+            "— required column missing (all rows)",
+            -1,
+            pd.DataFrame(),
+            f"the table has {cols}; rename the source columns to the canonical names, "
+            "or read the export with read_orders(path, preset='douyin' | 'tmall')",
+        )
 
 
 def validate(
@@ -626,23 +642,16 @@ def validate(
         raise ValueError("errors must be 'raise' or 'quarantine'")
     lf = engine.lazy(frame)
     cols = list(lf.collect_schema().names())
-    missing = [c for c in REQUIRED[table] if c not in cols]
-    if missing:
-        raise DataValidationError(
-            table,
-            ", ".join(missing),
-            "— required column missing (all rows)",
-            -1,
-            pd.DataFrame(),
-            f"the table has {cols}; rename the source columns to the canonical names, "
-            "or read the export with read_orders(path, preset='douyin' | 'tmall')",
-        )
+    _check_required(cols, table)
     as_of_ts = pd.Timestamp(as_of) if as_of is not None else None
-    rules = _rules(table, cols, as_of_ts)
+    rules = _rules(table, cols, as_of_ts, lf)
     has_reason = "_reason" in cols
-    reason = nw.col("_reason") if has_reason else nw.lit(None, dtype=nw.String())
-    for col, problem, bad, _fix in rules:
-        reason = nw.when(reason.is_null() & bad).then(nw.lit(f"{col}: {problem}")).otherwise(reason)
+    # First matching rule names the row's problem. A flat coalesce keeps the expression linear
+    # in the number of rules (nesting when/otherwise on the running result doubles it per rule).
+    candidates = [nw.col("_reason")] if has_reason else []
+    candidates += [nw.when(bad).then(nw.lit(f"{col}: {problem}")) for col, problem, bad, _fix in rules]
+    candidates.append(nw.lit(None, dtype=nw.String()))
+    reason = nw.coalesce(*candidates) if len(candidates) > 1 else candidates[0]
     checked = lf.with_columns(_reason=reason)
     flagged = checked.filter(~nw.col("_reason").is_null())
     counts = engine.collect(flagged.group_by("_reason").agg(nw.len().alias("n")))
@@ -777,6 +786,7 @@ def _prepare_export(
     encoding: str | None,
     tz: str,
     refunds: Any,
+    check_refunds: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Map an export to canonical columns; return (paid lines, unpaid lines) in pandas."""
     if preset not in PRESETS:
@@ -802,6 +812,12 @@ def _prepare_export(
     if phone_hash is not None:
         df["phone_hash"] = phone_hash
     df = df.drop(columns=["buyer_nick"], errors="ignore")
+    if "product_id" not in df:
+        # The classic Tmall report has no product id: the merchant code, else the title, stands in.
+        fallback = next((c for c in ("sku_id", "product_name") if c in df), None)
+        if fallback is not None:
+            df["product_id"] = df[fallback]
+            log.warning("%s export has no product id column; product_id is taken from %s", preset, used.get(fallback, fallback))
     if "line_id" not in df and "order_id" in df:
         df["line_id"] = df["order_id"]  # order-level exports: one line per order
     if "traffic_genre" in df:
@@ -833,7 +849,7 @@ def _prepare_export(
         by_line = extra.set_index("line_id")
         df["refund_amount"] = line_ids.map(by_line["refund_amount"]).fillna(0.0).astype("str")
         df["refunded_at"] = line_ids.map(by_line["refunded_at"])
-    elif preset == "douyin" and "refund_status" in df and "refund_amount" not in df:
+    elif check_refunds and preset == "douyin" and "refund_status" in df and "refund_amount" not in df:
         refunded = df["refund_status"].astype("str").str.contains("退款成功", na=False)
         if refunded.any():
             warnings.warn(
@@ -854,6 +870,7 @@ def _prepare_export(
 
 
 def _finish(df: pd.DataFrame, table: str, tz: str, *, as_of: Any, errors: str, quarantine: Any) -> pd.DataFrame:
+    _check_required(list(df.columns), table)
     keep_extra = [c for c in ("phone_hash", "product_name", "province", "city", "status", "refund_status") if c in df]
     typed = _coerce(df, table, tz)
     for col in keep_extra:
@@ -948,7 +965,7 @@ def read_unpaid_orders(
     >>> import crm_lab as cl
     >>> unpaid = cl.data.read_unpaid_orders("douyin_orders.csv", preset="douyin", salt="s")  # doctest: +SKIP
     """
-    _, unpaid = _prepare_export(source, preset, salt=salt, pii=pii, encoding=encoding, tz=tz, refunds=None)
+    _, unpaid = _prepare_export(source, preset, salt=salt, pii=pii, encoding=encoding, tz=tz, refunds=None, check_refunds=False)
     typed = _coerce(unpaid, "unpaid_orders", tz)
     return validate(typed, "unpaid_orders").reset_index(drop=True)
 

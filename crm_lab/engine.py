@@ -23,6 +23,7 @@ Examples
 
 from __future__ import annotations
 
+import decimal
 import os
 import tempfile
 from pathlib import Path
@@ -40,6 +41,7 @@ __all__ = [
     "backend_name",
     "columns",
     "to_native",
+    "timestamp",
 ]
 
 _CONNECTION: Any = None
@@ -212,6 +214,26 @@ def columns(obj: Any) -> list[str]:
     return list(lazy(obj).collect_schema().names())
 
 
+def timestamp(value: Any, frame: nw.LazyFrame) -> nw.Expr:
+    """A timestamp literal read as local wall time by ``frame``'s backend.
+
+    PySpark turns a Python ``datetime`` into an instant with the *process's* time zone while it
+    reads naive data in the *session's*; a string cast is read in the session's zone like the data.
+
+    Examples
+    --------
+    >>> import pandas as pd, narwhals as nw
+    >>> from crm_lab import engine
+    >>> lf = engine.lazy(pd.DataFrame({"t": pd.to_datetime(["2025-01-01", "2025-02-01"])}))
+    >>> len(engine.collect(lf.filter(nw.col("t") > engine.timestamp("2025-01-15", lf))))
+    1
+    """
+    ts = pd.Timestamp(value)
+    if frame.implementation.is_pyspark():
+        return nw.lit(ts.strftime("%Y-%m-%d %H:%M:%S.%f")).cast(nw.Datetime())
+    return nw.lit(ts.to_pydatetime())
+
+
 def _spark_time_zone(native: Any) -> str | None:
     try:
         return str(native.sparkSession.conf.get("spark.sql.session.timeZone"))
@@ -236,6 +258,13 @@ def collect(frame: Any) -> pd.DataFrame:
     zone = _spark_time_zone(lf.to_native())
     df = lf.collect().to_pandas()
     for col in df.columns:
+        if df[col].dtype == object:
+            first = df[col].dropna().head(1)
+            if len(first) and isinstance(first.iloc[0], decimal.Decimal):
+                # DuckDB sums integers to HUGEINT, which arrives as Decimal: back to plain numbers.
+                values = pd.to_numeric(df[col].astype("float64"))
+                whole = values.dropna()
+                df[col] = values.astype("Int64") if (whole == whole.round()).all() else values
         dtype = df[col].dtype
         if isinstance(dtype, pd.DatetimeTZDtype):
             df[col] = df[col].dt.tz_convert(zone or "UTC").dt.tz_localize(None)

@@ -18,6 +18,7 @@ True
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import narwhals as nw
@@ -27,7 +28,7 @@ import pandas as pd
 from crm_lab import engine
 from crm_lab.data import Shop
 
-__all__ = ["customer_summary", "SUMMARY_COLUMNS"]
+__all__ = ["customer_summary", "period_summary", "breakdown", "shop_kpis", "shop_overview", "ShopOverview", "SUMMARY_COLUMNS"]
 
 #: Columns of :func:`customer_summary`, in order, with their meaning.
 SUMMARY_COLUMNS = {
@@ -54,6 +55,33 @@ def _orders_of(source: Any) -> Any:
     if isinstance(source, Shop):
         return source.orders, source.as_of
     return source, None
+
+
+def _lines(source: Any, as_of: Any) -> tuple[nw.LazyFrame, pd.Timestamp]:
+    """Order lines paid at or before as_of, with gross / refund / net / items columns."""
+    orders, shop_as_of = _orders_of(source)
+    lf = engine.lazy(orders)
+    names = set(lf.collect_schema().names())
+    missing = {"order_id", "customer_id", "paid_at", "paid_amount"} - names
+    if missing:
+        raise ValueError(
+            f"orders: column(s) {sorted(missing)} missing. "
+            "Fix: read the data with crm_lab.data.read_orders (which maps exports to canonical columns)."
+        )
+    if as_of is None:
+        as_of = shop_as_of
+    if as_of is None:
+        as_of = engine.collect(lf.select(nw.col("paid_at").max()))["paid_at"].iloc[0]
+    as_of = pd.Timestamp(as_of)
+    refund = nw.col("refund_amount").fill_null(0.0) if "refund_amount" in names else nw.lit(0.0)
+    quantity = nw.col("quantity") if "quantity" in names else nw.lit(1)
+    lines = lf.filter(nw.col("paid_at") <= engine.timestamp(as_of, lf)).with_columns(
+        nw.col("paid_at").dt.truncate("1d").alias("day"),
+        nw.col("paid_amount").cast(nw.Float64()).alias("gross"),
+        refund.cast(nw.Float64()).alias("refund"),
+        quantity.cast(nw.Int64()).alias("items"),
+    ).with_columns(net=nw.col("gross") - nw.col("refund"))
+    return lines, as_of
 
 
 def customer_summary(source: Any, as_of: Any = None) -> pd.DataFrame:
@@ -88,32 +116,8 @@ def customer_summary(source: Any, as_of: Any = None) -> pd.DataFrame:
     >>> int(s["frequency"].sum())
     1997
     """
-    orders, shop_as_of = _orders_of(source)
-    lf = engine.lazy(orders)
-    missing = {"order_id", "customer_id", "paid_at", "paid_amount"} - set(lf.collect_schema().names())
-    if missing:
-        raise ValueError(
-            f"orders: column(s) {sorted(missing)} missing for the customer summary. "
-            "Fix: read the data with crm_lab.data.read_orders (which maps exports to canonical columns)."
-        )
-    names = set(lf.collect_schema().names())
-    if as_of is None:
-        as_of = shop_as_of
-    if as_of is None:
-        as_of = engine.collect(lf.select(nw.col("paid_at").max()))["paid_at"].iloc[0]
-    as_of = pd.Timestamp(as_of)
-    refund = nw.col("refund_amount").fill_null(0.0) if "refund_amount" in names else nw.lit(0.0)
-    quantity = nw.col("quantity") if "quantity" in names else nw.lit(1)
-
-    lines = lf.filter(nw.col("paid_at") <= nw.lit(as_of.to_pydatetime())).select(
-        "customer_id",
-        "order_id",
-        "paid_at",
-        nw.col("paid_at").dt.truncate("1d").alias("day"),
-        nw.col("paid_amount").cast(nw.Float64()).alias("gross"),
-        refund.cast(nw.Float64()).alias("refund"),
-        quantity.cast(nw.Int64()).alias("items"),
-    )
+    lines, as_of = _lines(source, as_of)
+    lines = lines.select("customer_id", "order_id", "paid_at", "day", "gross", "refund", "items")
     # Aggregations stay simple (one column, one function): pandas then runs them natively
     # instead of falling back to a per-group Python apply.
     per_order = (
@@ -186,3 +190,237 @@ def _finish(df: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     out.index.name = "customer_id"
     out.attrs["as_of"] = as_of
     return out
+
+
+def period_summary(source: Any, freq: str = "1mo", as_of: Any = None, since: Any = None) -> pd.DataFrame:
+    """Sales per period with new and returning buyers (新客 / 老客).
+
+    Parameters
+    ----------
+    source : Shop, path or frame of canonical orders
+    freq : str
+        Period length as narwhals/polars spells it: ``"1mo"`` (month), ``"1w"``, ``"1d"``.
+    as_of, since : date-like, optional
+        Keep orders paid in ``(since, as_of]``; a buyer is new in the period of their first order
+        ever (also before ``since``).
+
+    Returns
+    -------
+    pandas.DataFrame, one row per period: ``period, orders, buyers, new_buyers,
+    returning_buyers, gross_amount, refund_amount, net_amount, refund_rate, aov``.
+
+    Examples
+    --------
+    >>> import crm_lab as cl
+    >>> m = cl.summary.period_summary(cl.datasets.make_shop(500, seed=1))
+    >>> bool((m["new_buyers"] + m["returning_buyers"] == m["buyers"]).all())
+    True
+    """
+    lines, as_of = _lines(source, as_of)
+    lines = lines.with_columns(period=nw.col("paid_at").dt.truncate(freq))
+    per_cust = lines.group_by("customer_id", "period").agg(
+        nw.col("gross").sum(), nw.col("refund").sum(), nw.col("net").sum(), nw.col("order_id").n_unique().alias("orders")
+    )
+    first = per_cust.group_by("customer_id").agg(nw.col("period").min().alias("first_period"))
+    tagged = per_cust.join(first, on="customer_id").with_columns(
+        is_new=(nw.col("period") == nw.col("first_period")).cast(nw.Int64())
+    )
+    if since is not None:
+        tagged = tagged.filter(nw.col("period") >= engine.timestamp(since, tagged))
+    out = engine.collect(
+        tagged.group_by("period").agg(
+            nw.col("orders").sum(),
+            nw.len().alias("buyers"),
+            nw.col("is_new").sum().alias("new_buyers"),
+            nw.col("gross").sum().alias("gross_amount"),
+            nw.col("refund").sum().alias("refund_amount"),
+            nw.col("net").sum().alias("net_amount"),
+        )
+    )
+    out = out.sort_values("period", ignore_index=True)
+    out["returning_buyers"] = out["buyers"] - out["new_buyers"]
+    out["refund_rate"] = out["refund_amount"] / out["gross_amount"]
+    out["aov"] = out["net_amount"] / out["orders"]
+    cols = ["period", "orders", "buyers", "new_buyers", "returning_buyers", "gross_amount", "refund_amount",
+            "net_amount", "refund_rate", "aov"]
+    return out[cols]
+
+
+def breakdown(source: Any, by: str | list[str], as_of: Any = None, since: Any = None) -> pd.DataFrame:
+    """Orders, buyers and amounts per value of a column (traffic_genre, influencer_name, product_id ...).
+
+    Parameters
+    ----------
+    by : str or list of str
+        Canonical order columns to group by; nulls form their own group.
+    as_of, since : date-like, optional
+        Keep orders paid in ``(since, as_of]``.
+
+    Returns
+    -------
+    pandas.DataFrame: ``by..., orders, buyers, gross_amount, refund_amount, net_amount,
+    refund_rate, net_share``, largest net amount first.
+
+    Examples
+    --------
+    >>> import crm_lab as cl
+    >>> g = cl.summary.breakdown(cl.datasets.make_shop(500, seed=1), "traffic_genre")
+    >>> round(float(g["net_share"].sum()), 6)
+    1.0
+    """
+    keys = [by] if isinstance(by, str) else list(by)
+    lines, as_of = _lines(source, as_of)
+    unknown = [k for k in keys if k not in lines.collect_schema().names()]
+    if unknown:
+        raise ValueError(f"orders has no column {unknown}; columns: {lines.collect_schema().names()}")
+    if since is not None:
+        lines = lines.filter(nw.col("paid_at") > engine.timestamp(since, lines))
+    out = engine.collect(
+        lines.group_by(*keys, drop_null_keys=False).agg(
+            nw.col("order_id").n_unique().alias("orders"),
+            nw.col("customer_id").n_unique().alias("buyers"),
+            nw.col("gross").sum().alias("gross_amount"),
+            nw.col("refund").sum().alias("refund_amount"),
+            nw.col("net").sum().alias("net_amount"),
+        )
+    )
+    out["refund_rate"] = out["refund_amount"] / out["gross_amount"]
+    total = out["net_amount"].sum()
+    out["net_share"] = out["net_amount"] / total if total else 0.0
+    return out.sort_values(["net_amount", *keys], ascending=[False, *[True] * len(keys)], ignore_index=True)
+
+
+def shop_kpis(summary: pd.DataFrame, active_days: int = 365) -> pd.Series:
+    """Headline numbers from a customer summary.
+
+    Returns
+    -------
+    pandas.Series: ``customers, active_customers`` (ordered within ``active_days``),
+    ``net_amount, gross_amount, refund_rate, repeat_rate`` (share with two or more purchase
+    days), ``aov, orders_per_customer``.
+
+    Examples
+    --------
+    >>> import crm_lab as cl
+    >>> s = cl.summary.customer_summary(cl.datasets.make_shop(500, seed=1))
+    >>> int(cl.summary.shop_kpis(s)["customers"]) == len(s)
+    True
+    """
+    gross = float(summary["gross_amount"].sum())
+    return pd.Series(
+        {
+            "customers": int(len(summary)),
+            "active_customers": int((summary["recency_days"] <= active_days).sum()),
+            "net_amount": float(summary["net_amount"].sum()),
+            "gross_amount": gross,
+            "refund_rate": float(summary["refund_amount"].sum()) / gross if gross else float("nan"),
+            "repeat_rate": float((summary["purchase_days"] >= 2).mean()) if len(summary) else float("nan"),
+            "aov": float(summary["net_amount"].sum() / summary["orders"].sum()) if len(summary) else float("nan"),
+            "orders_per_customer": float(summary["orders"].mean()) if len(summary) else float("nan"),
+        }
+    )
+
+
+@dataclass
+class ShopOverview:
+    """The shop overview report's numbers (:func:`shop_overview`).
+
+    Attributes
+    ----------
+    as_of : pandas.Timestamp
+    customers : pandas.DataFrame
+        :func:`customer_summary` as of ``as_of``.
+    kpis : pandas.Series
+        :func:`shop_kpis` over all customers.
+    months : pandas.DataFrame
+        :func:`period_summary` by month.
+    genres, influencers : pandas.DataFrame
+        :func:`breakdown` by traffic genre and influencer over the last 365 days.
+    last_12m, prior_12m : float
+        Net amount of the last 365 days and of the 365 days before (NaN if the data does not
+        cover them).
+    """
+
+    as_of: pd.Timestamp
+    customers: pd.DataFrame
+    kpis: pd.Series
+    months: pd.DataFrame
+    genres: pd.DataFrame
+    influencers: pd.DataFrame
+    last_12m: float
+    prior_12m: float
+
+    @property
+    def growth(self) -> float:
+        """Net amount of the last 12 months over the prior 12, minus one."""
+        return self.last_12m / self.prior_12m - 1 if self.prior_12m and not np.isnan(self.prior_12m) else float("nan")
+
+    def verdict(self) -> str:
+        """One line for stakeholders; ``**bold**`` marks key numbers."""
+        from crm_lab.report import fmt_pct, fmt_yuan
+
+        k = self.kpis
+        text = f"截至 {self.as_of:%Y-%m-%d}，近12个月有效金额 **{fmt_yuan(self.last_12m)}**"
+        if not np.isnan(self.growth):
+            text += f"（较前12个月 **{fmt_pct(self.growth, signed=True)}**）"
+        text += f"；复购率 {fmt_pct(k['repeat_rate'])}，退款率 {fmt_pct(k['refund_rate'])}。"
+        return text
+
+    def cards(self) -> list[tuple[str, str, str]]:
+        """KPI cards: (label, value, note)."""
+        from crm_lab.report import fmt_pct, fmt_yuan
+
+        k = self.kpis
+        return [
+            ("累计客户数", f"{int(k['customers']):,}", f"近12个月活跃 {int(k['active_customers']):,}"),
+            ("近12个月有效金额", fmt_yuan(self.last_12m), "实付 - 退款"),
+            ("客单价", fmt_yuan(k["aov"]), "有效金额 / 订单数"),
+            ("复购率", fmt_pct(k["repeat_rate"]), f"退款率 {fmt_pct(k['refund_rate'])}"),
+        ]
+
+    def summary(self) -> pd.DataFrame:
+        """The KPIs as a one-column table."""
+        return self.kpis.to_frame("value")
+
+    def plot_months(self, ax: Any = None) -> Any:
+        """Monthly net amount, bars; returns the Axes."""
+        from crm_lab import plots
+
+        m = self.months.assign(月份=self.months["period"].dt.strftime("%y-%m"), 有效金额=self.months["net_amount"])
+        return plots.bar(m, x="月份", y="有效金额", ax=ax, title="月度有效金额", xlabel="", ylabel="有效金额", kind="yuan", rotate=60)
+
+    def plot_buyers(self, ax: Any = None) -> Any:
+        """Monthly new and returning buyers (新客 / 老客), lines; returns the Axes."""
+        from crm_lab import plots
+
+        long = self.months.melt(id_vars="period", value_vars=["new_buyers", "returning_buyers"], var_name="客户类型", value_name="购买人数")
+        long["客户类型"] = long["客户类型"].map({"new_buyers": "新客", "returning_buyers": "老客"})
+        return plots.line(long, x="period", y="购买人数", hue="客户类型", ax=ax, title="月度新客 / 老客购买人数", xlabel="")
+
+
+def shop_overview(source: Any, as_of: Any = None) -> ShopOverview:
+    """Numbers for the shop overview report: KPIs, monthly trend, genres and influencers.
+
+    Examples
+    --------
+    >>> import crm_lab as cl
+    >>> ov = cl.summary.shop_overview(cl.datasets.make_shop(500, seed=1))
+    >>> ov.kpis["customers"] == len(ov.customers)
+    True
+    """
+    from crm_lab.data import GENRE_ZH
+
+    customers = customer_summary(source, as_of)
+    as_of = customers.attrs["as_of"]
+    year = pd.Timedelta(days=365)
+    months = period_summary(source, "1mo", as_of=as_of)
+    genres = breakdown(source, "traffic_genre", as_of=as_of, since=as_of - year)
+    genres.insert(1, "流量体裁", genres["traffic_genre"].map(GENRE_ZH).fillna("未知"))
+    influencers = breakdown(source, ["influencer_id", "influencer_name"], as_of=as_of, since=as_of - year)
+    influencers = influencers[influencers["influencer_id"].notna()].reset_index(drop=True)
+    last = float(genres["net_amount"].sum())
+    first_paid = customers["first_order_at"].min()
+    prior = float("nan")
+    if pd.notna(first_paid) and first_paid <= as_of - 2 * year + pd.Timedelta(days=31):
+        prior = float(breakdown(source, "channel", as_of=as_of - year, since=as_of - 2 * year)["net_amount"].sum())
+    return ShopOverview(as_of, customers, shop_kpis(customers), months, genres, influencers, last, prior)

@@ -1,0 +1,117 @@
+"""``crm-lab``: the command line for scheduled runs and the demo.
+
+Commands
+--------
+``crm-lab simulate --customers N --out DIR``
+    Write a simulated sample shop as Parquet files.
+``crm-lab run PARAMS... [--out reports] [--parallel N]``
+    Execute the notebooks each params file names and publish HTML reports; exit 1 if any failed.
+``crm-lab demo``
+    Simulate the sample shop (if missing) into ``data/demo`` and run ``params/demo_*.yaml``.
+
+Examples
+--------
+>>> from crm_lab.cli import main
+>>> main(["simulate", "--customers", "500", "--out", "data/small"])  # doctest: +SKIP
+0
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from crm_lab import data, datasets
+
+    started = time.time()
+    shop = datasets.make_shop(args.customers, start=args.start, end=args.end, seed=args.seed, progress=True)
+    out = data.write_shop(shop, args.out)
+    print(f"{shop!r}\nwritten to {out} in {time.time() - started:.1f}s")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from crm_lab import report
+
+    failed = 0
+    for params in args.params:
+        try:
+            campaign = report.load_params(params).campaign
+            for r in report.run_params(params, out=args.out, parallel=args.parallel):
+                print(f"ok     {r['seconds']:6.1f}s  {Path(args.out) / campaign / r['report']}")
+        except (report.ReportError, ValueError, FileNotFoundError) as exc:
+            failed += 1
+            print(f"FAILED {params}: {exc}", file=sys.stderr)
+    print(f"index: {(Path(args.out) / 'index.html').resolve()}")
+    return 1 if failed else 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from crm_lab import data, datasets, report
+
+    shop_dir = Path(args.data)
+    if args.force or not (shop_dir / "orders.parquet").exists():
+        print(f"simulating the sample shop ({args.customers:,} customers) into {shop_dir} ...")
+        shop = datasets.make_shop(args.customers, seed=args.seed, progress=True)
+        data.write_shop(shop, shop_dir)
+    params = sorted(Path(args.params_dir).glob("demo_*.yaml"))
+    if not params:
+        print(f"no demo params files in {args.params_dir}", file=sys.stderr)
+        return 1
+    failed = 0
+    for p in params:
+        print(f"running {p} ...")
+        try:
+            report.run_params(p, out=args.out, parallel=args.parallel)
+        except (report.ReportError, ValueError) as exc:
+            failed += 1
+            print(f"FAILED {p}: {exc}", file=sys.stderr)
+    index = report.write_index(args.out)
+    print(f"reports: {index.resolve()}")
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``crm-lab``; returns the exit code."""
+    parser = argparse.ArgumentParser(prog="crm-lab", description="Member operations analytics: sample shop and reports.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("simulate", help="write a simulated sample shop as Parquet")
+    p.add_argument("--customers", type=int, default=20_000)
+    p.add_argument("--out", required=True)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--start", default="2024-01-01")
+    p.add_argument("--end", default="2025-11-30")
+    p.set_defaults(func=_simulate)
+
+    p = sub.add_parser("run", help="run the notebooks of params files and publish HTML reports")
+    p.add_argument("params", nargs="+", help="params/<campaign>.yaml")
+    p.add_argument("--out", default="reports")
+    p.add_argument("--parallel", type=int, default=1, help="notebooks run at once")
+    p.set_defaults(func=_run)
+
+    p = sub.add_parser("demo", help="simulate the sample shop and build the demo reports")
+    p.add_argument("--customers", type=int, default=20_000)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--data", default="data/demo")
+    p.add_argument("--params-dir", default="params")
+    p.add_argument("--out", default="reports")
+    p.add_argument("--parallel", type=int, default=1)
+    p.add_argument("--force", action="store_true", help="simulate again even if data exists")
+    p.set_defaults(func=_demo)
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    return int(args.func(args))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

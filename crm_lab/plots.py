@@ -1,0 +1,192 @@
+"""Figures with one look and Chinese labels that render.
+
+Every function takes a DataFrame and returns the matplotlib Axes, as seaborn's do.
+:func:`set_theme` applies the house style and finds a CJK font (Noto Sans CJK, installed by
+``make`` from Debian's ``fonts-noto-cjk``); without one it warns once, in one line, and Chinese
+labels show as boxes.
+
+Examples
+--------
+>>> import pandas as pd, crm_lab as cl
+>>> cl.plots.set_theme()  # doctest: +SKIP
+>>> ax = cl.plots.bar(pd.DataFrame({"月份": ["1月", "2月"], "有效金额": [1.0, 2.0]}), x="月份", y="有效金额")
+"""
+
+from __future__ import annotations
+
+import glob
+import warnings
+from typing import Any
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+from matplotlib import font_manager
+from matplotlib.ticker import FuncFormatter, PercentFormatter
+
+__all__ = ["set_theme", "cjk_font", "bar", "line", "yuan_formatter", "PALETTE", "GROUP_COLORS"]
+
+ACCENT = "#e6456a"
+PALETTE = ["#e6456a", "#2bb8c4", "#f2a541", "#6c5ce7", "#7f8c8d", "#27ae60", "#b0b7c3"]
+GROUP_COLORS = {"control": "#b0b7c3", "treatment": ACCENT, "对照组": "#b0b7c3", "实验组": ACCENT}
+CJK_FAMILIES = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Zen Hei",
+                "SimHei", "Microsoft YaHei", "PingFang SC")
+CJK_FILES = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", "/usr/share/fonts/**/NotoSansCJK*.ttc",
+             "/usr/share/fonts/**/*CJK*.otf", "/usr/share/fonts/**/wqy*.ttc")
+
+_FONT: str | None = None
+_WARNED = False
+
+
+def cjk_font() -> str | None:
+    """Name of a font that has Chinese glyphs, registering Noto CJK from disk if needed.
+
+    matplotlib caches its font list; a font installed after that cache was built is added here
+    by file.
+
+    Examples
+    --------
+    >>> from crm_lab.plots import cjk_font
+    >>> cjk_font()  # doctest: +SKIP
+    'Noto Sans CJK JP'
+    """
+    global _FONT
+    if _FONT is not None:
+        return _FONT
+    available = {f.name for f in font_manager.fontManager.ttflist}
+    found = next((f for f in CJK_FAMILIES if f in available), None)
+    if found is None:
+        for pattern in CJK_FILES:
+            for path in sorted(glob.glob(pattern, recursive=True)):
+                try:
+                    font_manager.fontManager.addfont(path)
+                except (OSError, RuntimeError, ValueError):
+                    continue
+        available = {f.name for f in font_manager.fontManager.ttflist}
+        found = next((f for f in CJK_FAMILIES if f in available), None)
+    _FONT = found
+    return found
+
+
+def set_theme(context: str = "notebook") -> str | None:
+    """Apply crm_lab's style (seaborn whitegrid, house palette, CJK font); return the font used.
+
+    Examples
+    --------
+    >>> import crm_lab as cl
+    >>> cl.plots.set_theme()  # doctest: +SKIP
+    """
+    global _WARNED
+    font = cjk_font()
+    sns.set_theme(context=context, style="whitegrid", palette=PALETTE)
+    families = [font] if font else []
+    plt.rcParams.update(
+        {
+            "font.family": "sans-serif",
+            "font.sans-serif": [*families, "DejaVu Sans"],
+            "axes.unicode_minus": False,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "figure.dpi": 110,
+            "savefig.dpi": 110,
+            "figure.figsize": (8, 4.2),
+        }
+    )
+    if font is None and not _WARNED:
+        _WARNED = True
+        warnings.warn(
+            "No CJK font found: Chinese labels will show as boxes. Install one: "
+            "apt-get install fonts-noto-cjk (or run make, which does it where it can).",
+            stacklevel=2,
+        )
+    return font
+
+
+def yuan_formatter(decimals: int = 0) -> FuncFormatter:
+    """Axis formatter for yuan amounts: ¥12,345 and ¥1.2万 / ¥3.4亿 for large ones."""
+
+    def fmt(value: float, _pos: Any = None) -> str:
+        if abs(value) >= 1e8:
+            return f"¥{value / 1e8:.1f}亿"
+        if abs(value) >= 1e4:
+            return f"¥{value / 1e4:.1f}万"
+        return f"¥{value:,.{decimals}f}"
+
+    return FuncFormatter(fmt)
+
+
+def _finish(ax: plt.Axes, title: str | None, xlabel: str | None, ylabel: str | None, kind: str | None) -> plt.Axes:
+    if title:
+        ax.set_title(title)
+    if xlabel is not None:
+        ax.set_xlabel(xlabel)
+    if ylabel is not None:
+        ax.set_ylabel(ylabel)
+    if kind == "yuan":
+        ax.yaxis.set_major_formatter(yuan_formatter())
+    elif kind == "percent":
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
+    return ax
+
+
+def bar(
+    data: pd.DataFrame,
+    x: str,
+    y: str,
+    hue: str | None = None,
+    *,
+    ax: plt.Axes | None = None,
+    title: str | None = None,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    kind: str | None = None,
+    palette: Any = None,
+    rotate: int = 0,
+) -> plt.Axes:
+    """Bar chart of ``y`` by ``x`` (and ``hue``) from a tidy DataFrame.
+
+    Parameters
+    ----------
+    kind : {"yuan", "percent", None}
+        Format of the value axis.
+
+    Examples
+    --------
+    >>> import pandas as pd, crm_lab as cl
+    >>> ax = cl.plots.bar(pd.DataFrame({"g": ["a", "b"], "v": [0.1, 0.2]}), x="g", y="v", kind="percent")
+    """
+    if ax is None:
+        _, ax = plt.subplots()
+    if palette is None and hue is not None and set(data[hue].dropna().unique()) <= set(GROUP_COLORS):
+        palette = GROUP_COLORS
+    sns.barplot(data=data, x=x, y=y, hue=hue, ax=ax, palette=palette if hue else None,
+                color=None if hue else ACCENT, errorbar=None)
+    if rotate:
+        ax.tick_params(axis="x", labelrotation=rotate)
+    return _finish(ax, title, xlabel, ylabel, kind)
+
+
+def line(
+    data: pd.DataFrame,
+    x: str,
+    y: str,
+    hue: str | None = None,
+    *,
+    ax: plt.Axes | None = None,
+    title: str | None = None,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    kind: str | None = None,
+    marker: str = "o",
+) -> plt.Axes:
+    """Line chart of ``y`` over ``x`` (and ``hue``) from a tidy DataFrame.
+
+    Examples
+    --------
+    >>> import pandas as pd, crm_lab as cl
+    >>> ax = cl.plots.line(pd.DataFrame({"m": [1, 2], "v": [1.0, 3.0]}), x="m", y="v", kind="yuan")
+    """
+    if ax is None:
+        _, ax = plt.subplots()
+    sns.lineplot(data=data, x=x, y=y, hue=hue, ax=ax, marker=marker, color=None if hue else ACCENT)
+    return _finish(ax, title, xlabel, ylabel, kind)
