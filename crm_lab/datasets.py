@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from tqdm.auto import tqdm
 
 from crm_lab.data import Shop
@@ -86,6 +87,21 @@ def _time_change(days: float, windows: list[tuple[float, float, float]]) -> tupl
 
 def _ids(prefix: str, numbers: np.ndarray, width: int) -> np.ndarray:
     return np.char.add(prefix, np.char.zfill(numbers.astype(str), width))
+
+
+def _str_series(arr: pa.Array) -> pd.Series:
+    return pd.Series(pd.arrays.ArrowStringArray(arr.cast(pa.large_string()))).astype("str")
+
+
+def _take(dictionary: np.ndarray | list[str], index: np.ndarray, valid: np.ndarray | None = None) -> pd.Series:
+    """Strings by position from a small dictionary: pandas' Arrow-backed ``str``, built in C++."""
+    idx = pa.array(np.asarray(index, dtype=np.int64), mask=None if valid is None else ~np.asarray(valid))
+    return _str_series(pa.array(np.asarray(dictionary, dtype=object), type=pa.string()).take(idx))
+
+
+def _digits(numbers: np.ndarray) -> pd.Series:
+    """Integers as decimal text (19-digit order numbers stay exact)."""
+    return _str_series(pa.array(np.asarray(numbers, dtype=np.int64)).cast(pa.string()))
 
 
 def make_shop(
@@ -287,12 +303,12 @@ def make_shop(
     is_first = np.r_[True, order_cust[1:] != order_cust[:-1]]
     value = np.round(rng.gamma(gg["p"], 1.0 / nu[order_cust]), 2)
     value = np.maximum(value, 0.01)
-    genres = np.array(list(GENRE_P))
-    genre = genres[rng.choice(len(genres), n_orders, p=list(GENRE_P.values()))]
+    genres = np.array(list(GENRE_P))  # live, short_video, product_card, other
+    genre_code = rng.choice(len(genres), n_orders, p=list(GENRE_P.values()))
     n_infl = len(INFLUENCER_NAMES)
     infl_w = 1.0 / np.arange(1, n_infl + 1) ** 0.9
     infl = np.where(
-        np.isin(genre, ["live", "short_video"]) & (rng.random(n_orders) < 0.6),
+        (genre_code <= 1) & (rng.random(n_orders) < 0.6),
         rng.choice(n_infl, n_orders, p=infl_w / infl_w.sum()),
         -1,
     )
@@ -358,16 +374,12 @@ def make_shop(
     next_order = with_sample + 1
     has_next = (next_order < n_orders) & (order_cust[np.minimum(next_order, n_orders - 1)] == sample_cust)
     full_idx = np.array(full_size)[which]
-    # Remove the full-size product from non-converters' orders.
-    non_conv = dict(zip(sample_cust[~converts], full_idx[~converts]))
-    if non_conv:
-        nc_cust = np.fromiter(non_conv.keys(), dtype=np.int64)
-        nc_full = np.fromiter(non_conv.values(), dtype=np.int64)
-        full_of = np.full(n, -1)
-        full_of[nc_cust] = nc_full
-        hit = line_prod == full_of[order_cust[line_order]]
-        substitute = np.setdiff1d(np.arange(n_regular), full_size)
-        line_prod = np.where(hit, rng.choice(substitute, line_order.size), line_prod)
+    # Sample buyers get their full-size product only where a conversion is planted.
+    full_of = np.full(n, -1)
+    full_of[sample_cust] = full_idx
+    hit = line_prod == full_of[order_cust[line_order]]
+    substitute = np.setdiff1d(np.arange(n_regular), full_size)
+    line_prod = np.where(hit, rng.choice(substitute, line_order.size), line_prod)
     conv_orders = next_order[converts & has_next]
     sorted_lines = np.argsort(line_order, kind="stable")
     line_order, line_prod = line_order[sorted_lines], line_prod[sorted_lines]
@@ -403,36 +415,36 @@ def make_shop(
     paid_at = (t_start + pd.to_timedelta(np.floor(paid_t * 86_400), unit="s")).astype("datetime64[us]")
     infl_ids = np.array([f"KOL{i + 1:03d}" for i in range(n_infl)])
     infl_names = np.array(INFLUENCER_NAMES)
-    line_genre = genre[line_order]
-    own_sources = np.array(["商城推荐", "搜索", "店铺页"])
-    source = np.where(
-        line_infl >= 0,
-        "精选联盟",
-        np.where(line_genre == "live", "店铺自播", np.where(line_genre == "short_video", "短视频推荐",
-                 np.where(line_genre == "other", "其他", own_sources[order_num[line_order] % 3]))),
+    line_genre = genre_code[line_order]
+    # Traffic source: 精选联盟 for influencer sales, else by genre (product cards by search / feed / shop page).
+    sources = np.array(["精选联盟", "店铺自播", "短视频推荐", "商城推荐", "搜索", "店铺页", "其他"])
+    source_code = np.select(
+        [line_infl >= 0, line_genre == 0, line_genre == 1, line_genre == 3],
+        [0, 1, 2, 6],
+        default=3 + order_num[line_order] % 3,
     )
+    sku_codes = np.where(line_prod < n_regular, np.where(rng.random(n_line) < 0.3, 1, 0), 0)
+    sku_dictionary = np.array([f"{p}-01" for p in pids] + [f"{p}-02" for p in pids])
+    has_infl = line_infl >= 0
     orders = pd.DataFrame(
         {
-            "order_id": order_num[line_order].astype(str),
-            "line_id": line_num.astype(str),
-            "customer_id": customer_ids[order_cust[line_order]],
+            "order_id": _digits(order_num[line_order]),
+            "line_id": _digits(line_num),
+            "customer_id": _take(customer_ids, order_cust[line_order]),
             "paid_at": paid_at,
-            "product_id": pids[line_prod],
-            "sku_id": np.char.add(pids[line_prod], sku_suffix),
+            "product_id": _take(pids, line_prod),
+            "sku_id": _take(sku_dictionary, line_prod + sku_codes * pids.size),
             "quantity": quantity.astype("int64"),
             "paid_amount": paid,
             "refund_amount": refund_amount,
             "refunded_at": pd.Series(t_start + pd.to_timedelta(np.floor(refund_t * 86_400), unit="s")).astype("datetime64[us]").where(refunded),
-            "influencer_id": pd.Series(infl_ids[np.maximum(line_infl, 0)]).where(line_infl >= 0),
-            "influencer_name": pd.Series(infl_names[np.maximum(line_infl, 0)]).where(line_infl >= 0),
-            "traffic_source": source,
-            "traffic_genre": line_genre,
-            "channel": "douyin",
+            "influencer_id": _take(infl_ids, np.maximum(line_infl, 0), has_infl),
+            "influencer_name": _take(infl_names, np.maximum(line_infl, 0), has_infl),
+            "traffic_source": _take(sources, source_code),
+            "traffic_genre": _take(genres, line_genre),
+            "channel": _take(["douyin"], np.zeros(n_line, dtype=np.int64)),
         }
     )
-    for col in ("order_id", "line_id", "customer_id", "product_id", "sku_id", "influencer_id", "influencer_name",
-                "traffic_source", "traffic_genre", "channel"):
-        orders[col] = orders[col].astype("str").where(orders[col].notna())
     bar.update()
 
     # Members.
@@ -472,27 +484,29 @@ def make_shop(
     follow_t = act_start[follows] + rng.random(follows.size) * (act_end - act_start)[follows]
     ev_cust = np.concatenate([view_cust, cart_cust, pv_cust, follows])
     ev_t = np.concatenate([view_t, cart_t, pv_t, follow_t])
-    ev_kind = np.repeat(["live_view", "add_to_cart", "product_view", "follow"], [view_cust.size, cart_cust.size, pv_cust.size, follows.size])
-    ev_ref = np.concatenate(
-        [
-            np.where(rng.random(view_cust.size) < 0.5, "shop_live", infl_ids[rng.integers(0, n_infl, view_cust.size)]),
-            pids[rng.choice(n_regular, cart_cust.size, p=pop / pop.sum())],
-            pids[rng.choice(n_regular, pv_cust.size, p=pop / pop.sum())],
-            np.full(follows.size, "shop"),
-        ]
+    # Event refs: which live room (shop or influencer), which product, or the shop for follows.
+    ref_names = np.concatenate([["shop_live", "shop"], infl_ids, pids])
+    ev_ref_code = (
+        np.concatenate(
+            [
+                np.where(rng.random(view_cust.size) < 0.5, 0, 2 + rng.integers(0, n_infl, view_cust.size)),
+                2 + n_infl + rng.choice(n_regular, cart_cust.size, p=pop / pop.sum()),
+                2 + n_infl + rng.choice(n_regular, pv_cust.size, p=pop / pop.sum()),
+                np.ones(follows.size, dtype=np.int64),
+            ]
+        )
     )
     keep = ev_t <= days
     ev_order = np.lexsort((ev_t[keep], ev_cust[keep]))
+    kinds = np.array(["live_view", "add_to_cart", "product_view", "follow"])
     events = pd.DataFrame(
         {
-            "customer_id": customer_ids[ev_cust[keep]][ev_order],
-            "event": ev_kind[keep][ev_order],
+            "customer_id": _take(customer_ids, ev_cust[keep][ev_order]),
+            "event": _take(kinds, np.repeat(np.arange(4), [view_cust.size, cart_cust.size, pv_cust.size, follows.size])[keep][ev_order]),
             "at": (t_start + pd.to_timedelta(np.floor(ev_t[keep][ev_order] * 86_400), unit="s")).astype("datetime64[us]"),
-            "ref": ev_ref[keep][ev_order],
+            "ref": _take(ref_names, ev_ref_code[keep][ev_order]),
         }
     )
-    for col in ("customer_id", "event", "ref"):
-        events[col] = events[col].astype("str")
 
     # Unpaid orders (催付 population): about 6% extra order attempts never paid.
     n_unpaid = int(0.06 * n_orders)

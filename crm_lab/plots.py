@@ -103,13 +103,20 @@ def set_theme(context: str = "notebook") -> str | None:
 
 
 def yuan_formatter(decimals: int = 0) -> FuncFormatter:
-    """Axis formatter for yuan amounts: ¥12,345 and ¥1.2万 / ¥3.4亿 for large ones."""
+    """Axis formatter for yuan amounts: ¥1,234, and ¥12.5万 / ¥3.4亿 from ten thousand up.
+
+    Examples
+    --------
+    >>> from crm_lab.plots import yuan_formatter
+    >>> yuan_formatter()(125000), yuan_formatter()(500000), yuan_formatter()(950)
+    ('¥12.5万', '¥50万', '¥950')
+    """
 
     def fmt(value: float, _pos: Any = None) -> str:
         if abs(value) >= 1e8:
-            return f"¥{value / 1e8:.1f}亿"
+            return f"¥{value / 1e8:.4g}亿"
         if abs(value) >= 1e4:
-            return f"¥{value / 1e4:.1f}万"
+            return f"¥{value / 1e4:.4g}万"
         return f"¥{value:,.{decimals}f}"
 
     return FuncFormatter(fmt)

@@ -73,6 +73,7 @@ th:first-child,td:first-child{text-align:left}
 img{max-width:100%}
 .jp-OutputPrompt,.jp-InputPrompt,.prompt{display:none}
 .jp-RenderedText pre,.output_stderr{display:none}
+.anchor-link{display:none}
 .crm-footer{margin-top:40px;font-size:12px;color:#888;border-top:1px solid #eee;padding-top:8px}
 .crm-failed{color:#c0392b;font-weight:600}
 """

@@ -1,0 +1,169 @@
+"""The sample shop: deterministic, consistent, and its ground truth recoverable from its tables."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import crm_lab as cl
+
+
+@pytest.fixture(scope="module")
+def shop20k():
+    return cl.datasets.make_shop(n_customers=20_000, seed=3)
+
+
+def test_same_seed_same_shop_other_seed_other_shop():
+    a = cl.datasets.make_shop(800, seed=5)
+    b = cl.datasets.make_shop(800, seed=5)
+    for name, frame in a.tables().items():
+        pd.testing.assert_frame_equal(frame, getattr(b, name), obj=name)
+    pd.testing.assert_frame_equal(a.truth["customers"], b.truth["customers"])
+    c = cl.datasets.make_shop(800, seed=6)
+    assert not a.orders["paid_amount"].equals(c.orders["paid_amount"])
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="n_customers"):
+        cl.datasets.make_shop(5)
+    with pytest.raises(ValueError, match="after start"):
+        cl.datasets.make_shop(100, start="2025-01-01", end="2024-01-01")
+
+
+def _binomial_ok(successes: int, n: int, p: float, z: float = 3.5) -> bool:
+    return abs(successes / n - p) <= z * np.sqrt(p * (1 - p) / n)
+
+
+def test_member_and_never_buyer_shares_within_binomial_error(shop20k):
+    members = shop20k.members
+    buyers = set(shop20k.orders["customer_id"])
+    never = ~members["customer_id"].isin(buyers)
+    assert _binomial_ok(len(members), 20_000, shop20k.truth["member_share"])
+    assert _binomial_ok(int(never.sum()), len(members), shop20k.truth["never_buy_share"])
+    # The truth's flags agree with the tables exactly.
+    truth = shop20k.truth["customers"].set_index("customer_id")
+    assert set(members["customer_id"][never]) == set(truth.index[truth["never_buys"]])
+
+
+def test_latent_purchase_rates_follow_the_gamma_prior(shop20k):
+    bg = shop20k.truth["bgnbd"]
+    lam = shop20k.truth["customers"]["purchase_rate_per_day"].to_numpy()
+    mean, se = bg["r"] / bg["alpha"], np.sqrt(bg["r"]) / bg["alpha"] / np.sqrt(lam.size)
+    assert abs(lam.mean() - mean) < 4 * se
+    p = shop20k.truth["customers"]["dropout_probability"].to_numpy()
+    p_mean = bg["a"] / (bg["a"] + bg["b"])
+    assert abs(p.mean() - p_mean) < 4 * p.std() / np.sqrt(p.size)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::FutureWarning", "ignore::RuntimeWarning")
+def test_bgnbd_and_gamma_gamma_parameters_recovered_within_sampling_error():
+    from lifetimes import BetaGeoFitter, GammaGammaFitter
+
+    shop = cl.datasets.make_shop(6_000, seed=1, promotions=False, campaigns=False)
+    s = cl.summary.customer_summary(shop)
+    bg = BetaGeoFitter().fit(s["frequency"], s["recency"], s["T"])
+    for name, true in shop.truth["bgnbd"].items():
+        est, se = bg.params_[name], bg.standard_errors_[name]
+        assert abs(est - true) < 3 * se, (name, est, true, se)
+    # Gamma-Gamma describes paid order values: no refunds, and without the 9.9 sample add-ons.
+    gross = shop.orders[~shop.orders["product_id"].str.startswith("S")].assign(refund_amount=0.0)
+    r = cl.summary.customer_summary(gross, as_of=shop.as_of).query("frequency > 0")
+    gg = GammaGammaFitter().fit(r["frequency"], r["monetary_value"])
+    truth = shop.truth["gamma_gamma"]
+    for ours, theirs in (("p", "p"), ("q", "q"), ("gamma", "v")):
+        est, se = gg.params_[theirs], gg.standard_errors_[theirs]
+        assert abs(est - truth[ours]) < 3 * se, (ours, est, truth[ours], se)
+    implied = gg.params_["p"] * gg.params_["v"] / (gg.params_["q"] - 1)
+    assert implied == pytest.approx(truth["p"] * truth["gamma"] / (truth["q"] - 1), rel=0.05)
+
+
+def test_promotions_lift_daily_orders(shop20k):
+    o = shop20k.orders
+    daily = o.groupby(o["paid_at"].dt.normalize())["order_id"].nunique()
+    for _, promo in shop20k.truth["promotions"].iterrows():
+        inside = daily[promo["start"] : promo["end"] - pd.Timedelta(days=1)].mean()
+        before = daily[promo["start"] - pd.Timedelta(days=30) : promo["start"] - pd.Timedelta(days=1)].mean()
+        # Repeat purchases run at intensity_lift x inside; first purchases are not lifted.
+        assert inside / before > 1.6, promo["event"]
+
+
+def test_samples_and_full_size_truth_matches_orders(shop20k):
+    o = shop20k.orders
+    sb = shop20k.truth["sample_buyers"]
+    assert len(sb) > 100 and 0.05 < sb["converted"].mean() < 0.5
+    bought = set(zip(o["customer_id"], o["product_id"]))
+    has_full = np.array([(c, f) in bought for c, f in zip(sb["customer_id"], sb["full_size_product"])])
+    has_sample = np.array([(c, s) in bought for c, s in zip(sb["customer_id"], sb["sample_product"])])
+    assert has_sample.all()
+    np.testing.assert_array_equal(has_full, sb["converted"].to_numpy())
+    samples = shop20k.products.dropna(subset=["sample_of"])
+    assert set(samples["product_id"]) == set(shop20k.truth["samples"]["sample_product"])
+
+
+def test_planted_related_products_co_occur(shop20k):
+    o = shop20k.orders
+    baskets = o.groupby("order_id")["product_id"].agg(set)
+    for _, pair in shop20k.truth["related_pairs"].iterrows():
+        after = o[o["paid_at"] >= pair["launched_at"]]["order_id"].unique()
+        b = baskets.loc[after]
+        has_new = b.map(lambda s, p=pair["new_product"]: p in s)
+        has_partner = b.map(lambda s, p=pair["partner"]: p in s)
+        lift = (has_new & has_partner).mean() / (has_new.mean() * has_partner.mean())
+        assert lift > 3, (pair["new_product"], lift)
+        assert not (o[o["product_id"] == pair["new_product"]]["paid_at"] < pair["launched_at"]).any()
+
+
+def test_campaigns_have_random_control_groups_and_true_uplift(shop20k):
+    t = shop20k.touches
+    campaigns = shop20k.truth["campaigns"].set_index("campaign_id")
+    for cid, g in t.groupby("campaign_id"):
+        share = campaigns.loc[cid, "control_share"]
+        assert _binomial_ok(int((g["group"] == "control").sum()), len(g), share)
+        assert (g.loc[g["group"] == "control", "cost"] == 0).all()
+        assert g["customer_id"].is_unique
+    uplift = shop20k.truth["uplift"].set_index(["campaign_id", "segment"])
+    for cid in campaigns.index:
+        assert uplift.loc[(cid, "live_viewer_30d"), "true_uplift_7d"] > uplift.loc[(cid, "other"), "true_uplift_7d"]
+    # The campaign orders exist only for treated customers, inside the 7-day window.
+    extra = shop20k.orders[shop20k.orders["order_id"].isin(shop20k.truth["campaign_orders"]["order_id"])]
+    treated = set(t.loc[t["group"] == "treatment", "customer_id"])
+    assert len(extra) > 0 and extra["customer_id"].isin(treated).all()
+
+
+def test_influencers_genres_and_events(shop20k):
+    o = shop20k.orders
+    assert set(o["traffic_genre"]) == {"live", "short_video", "product_card", "other"}
+    via = o["influencer_id"].notna()
+    assert o.loc[via, "traffic_genre"].isin(["live", "short_video"]).all()
+    assert (o.loc[via, "traffic_source"] == "精选联盟").all()
+    assert (o["refund_amount"] <= o["paid_amount"]).all()
+    ev = shop20k.events
+    assert set(ev["event"]) == {"live_view", "add_to_cart", "product_view", "follow"}
+    assert ev["at"].max() <= shop20k.as_of
+    fans = shop20k.truth["customers"].set_index("customer_id")["live_fan"]
+    views = ev[ev["event"] == "live_view"].groupby("customer_id").size()
+    assert views.reindex(fans.index[fans], fill_value=0).mean() > 5 * views.reindex(fans.index[~fans], fill_value=0).mean()
+
+
+def test_ids_are_19_digit_text(small_shop):
+    assert small_shop.orders["order_id"].str.fullmatch(r"\d{19}").all()
+    assert small_shop.orders["line_id"].is_unique
+
+
+def test_cdnow_loaders():
+    sample = cl.datasets.load_cdnow("sample")
+    master = cl.datasets.load_cdnow("master")
+    assert sample["customer_id"].nunique() == 2_357 and len(sample) == 6_919
+    assert master["customer_id"].nunique() == 23_570 and len(master) == 69_659
+    assert master["paid_at"].min() == pd.Timestamp("1997-01-01") and master["paid_at"].max() == pd.Timestamp("1998-06-30")
+    with pytest.raises(ValueError):
+        cl.datasets.load_cdnow("other")
+
+
+def test_shared_public_data_loads():
+    if not cl.datasets.shared_data_path("hillstrom.csv").exists():
+        pytest.skip("../shared/data is not beside this checkout")
+    assert len(cl.datasets.load_groceries()) == 9_835
+    assert len(cl.datasets.load_hillstrom()) == 64_000
+    assert (cl.datasets.load_online_retail()["CustomerID"] != 0).all()

@@ -1,0 +1,51 @@
+"""The engine: files open lazily in DuckDB, frames stay where they are, results come back as pandas."""
+
+from __future__ import annotations
+
+import narwhals as nw
+import pandas as pd
+import pytest
+
+import crm_lab as cl
+from crm_lab.data import DataValidationError
+
+
+def test_csv_ids_stay_text(tmp_path):
+    path = tmp_path / "orders.csv"
+    path.write_text("order_id,customer_id,paid_amount\n6921234567890123456,0012,1.5\n", encoding="utf-8")
+    df = cl.engine.collect(cl.engine.open_file(path))
+    assert df["order_id"].iloc[0] == "6921234567890123456" and df["customer_id"].iloc[0] == "0012"
+    assert cl.engine.backend_name(path) == "duckdb" and cl.engine.columns(path) == ["order_id", "customer_id", "paid_amount"]
+
+
+def test_open_file_rejects_exports(tmp_path):
+    with pytest.raises(ValueError, match="preset"):
+        cl.engine.open_file(tmp_path / "orders.xlsx")
+
+
+def test_integer_sums_come_back_as_numbers():
+    rel = cl.engine.connection().sql("select 'a' as k, 3::BIGINT as n union all select 'a', 4")
+    out = cl.engine.collect(nw.from_native(rel).group_by("k").agg(nw.col("n").sum()))
+    assert out["n"].tolist() == [7] and pd.api.types.is_integer_dtype(out["n"])
+
+
+def test_timestamp_literal_and_backends():
+    df = pd.DataFrame({"t": pd.to_datetime(["2025-01-01", "2025-02-01"])})
+    for frame in (df, cl.engine.connection().from_df(df)):
+        lf = cl.engine.lazy(frame)
+        assert len(cl.engine.collect(lf.filter(nw.col("t") > cl.engine.timestamp("2025-01-15", lf)))) == 1
+
+
+@pytest.mark.spark
+def test_spark_frames_validate_and_return_local_time(spark, small_shop):
+    orders = small_shop.orders.head(200)
+    sdf = spark.createDataFrame(orders)
+    back = cl.engine.collect(sdf).sort_values("line_id", ignore_index=True)
+    assert back["paid_at"].tolist() == orders.sort_values("line_id", ignore_index=True)["paid_at"].tolist()
+    assert cl.data.validate(sdf, "orders", as_of=small_shop.as_of) is sdf
+    dup = spark.createDataFrame(pd.concat([orders.head(3), orders.head(1)]))
+    with pytest.raises(DataValidationError, match="duplicates"):
+        cl.data.validate(dup, "orders")
+    early = small_shop.orders["paid_at"].min()
+    with pytest.raises(DataValidationError, match="after as_of"):
+        cl.data.validate(sdf, "orders", as_of=early)
