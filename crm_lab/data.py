@@ -56,6 +56,7 @@ __all__ = [
     "write_shop",
     "validate",
     "atomic_write",
+    "observation_end",
 ]
 
 log = logging.getLogger(__name__)
@@ -249,6 +250,22 @@ REFUND_HEADERS: dict[str, tuple[str, ...]] = {
 REFUND_SUCCESS = ("退款成功",)
 
 
+def observation_end(as_of: Any) -> pd.Timestamp:
+    """Exclusive upper bound of the data observed "as of" a moment.
+
+    A date (midnight) includes its whole day, as ``lifetimes``' ``observation_period_end`` does;
+    a timestamp with a time of day includes everything up to and including that moment.
+
+    Examples
+    --------
+    >>> from crm_lab.data import observation_end
+    >>> str(observation_end("2025-11-30")), str(observation_end("2025-11-30 12:00"))
+    ('2025-12-01 00:00:00', '2025-11-30 12:00:00.000001')
+    """
+    ts = pd.Timestamp(as_of)
+    return ts + pd.Timedelta(days=1) if ts == ts.normalize() else ts + pd.Timedelta(microseconds=1)
+
+
 class DataValidationError(ValueError):
     """A canonical table breaks a rule.
 
@@ -318,11 +335,9 @@ class Shop:
     def __repr__(self) -> str:
         parts = []
         for name, frame in self.tables().items():
-            try:
-                n = len(frame)
-            except TypeError:
-                n = "lazy"
-            parts.append(f"{name}={n}")
+            # Count rows of in-memory frames only: a lazy table would run a query to be printed.
+            in_memory = isinstance(frame, pd.DataFrame) or type(frame).__module__.startswith("polars.dataframe")
+            parts.append(f"{name}={len(frame)}" if in_memory else f"{name}=<{engine.backend_name(frame)}>")
         as_of = self.as_of.date() if self.as_of is not None else None
         return f"Shop({self.name!r}, as_of={as_of}, " + ", ".join(parts) + ")"
 
@@ -568,7 +583,7 @@ def _rules(table: str, cols: list[str], as_of: pd.Timestamp | None, frame: nw.La
             (
                 time_col,
                 f"have {time_col} after as_of {as_of}",
-                nw.col(time_col) > engine.timestamp(as_of, frame),
+                nw.col(time_col) >= engine.timestamp(observation_end(as_of), frame),
                 "check the export's time zone and as_of; data from the future means a clock or extraction problem",
             )
         )
@@ -616,7 +631,7 @@ def validate(
     table : str
         One of :data:`SCHEMA`'s names.
     as_of : date-like, optional
-        Extraction time: rows dated after it are errors.
+        Extraction time: rows dated after it are errors (a date includes its whole day).
     errors : {"raise", "quarantine"}
         ``"raise"``: the first broken rule raises :class:`DataValidationError` (all counts logged).
         ``"quarantine"``: bad rows are written, with a ``reason`` per row, to ``quarantine``

@@ -23,9 +23,12 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import decimal
 import os
 import tempfile
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +45,7 @@ __all__ = [
     "columns",
     "to_native",
     "timestamp",
+    "checkpoints",
 ]
 
 _CONNECTION: Any = None
@@ -234,6 +238,56 @@ def timestamp(value: Any, frame: nw.LazyFrame) -> nw.Expr:
     return nw.lit(ts.to_pydatetime())
 
 
+@contextlib.contextmanager
+def checkpoints() -> Iterator[Callable[[nw.LazyFrame], nw.LazyFrame]]:
+    """Materialise intermediate results that a query uses more than once, for the ``with`` block.
+
+    Lazy engines inline a step each time it is referenced; a step that feeds two branches is then
+    computed twice (on DuckDB: the whole scan and group-by again). Inside the block, ``keep(lf)``
+    stores ``lf`` where it lives: a DuckDB temporary table, a cached Spark frame, a collected
+    Polars frame; pandas is eager already. Everything kept is dropped when the block ends. Where
+    the engine cannot keep a step (a relation of another DuckDB connection), the step stays lazy:
+    results never depend on it.
+
+    Examples
+    --------
+    >>> import pandas as pd, narwhals as nw
+    >>> from crm_lab import engine
+    >>> with engine.checkpoints() as keep:
+    ...     lf = keep(engine.lazy(pd.DataFrame({"a": [1, 2]})))
+    ...     total = engine.collect(lf.select(nw.col("a").sum()))["a"].iloc[0]
+    >>> int(total)
+    3
+    """
+    dropped: list[Callable[[], Any]] = []
+
+    def keep(lf: nw.LazyFrame) -> nw.LazyFrame:
+        impl = lf.implementation
+        native = lf.to_native()
+        if impl.is_duckdb():
+            con = connection()
+            name = f"crm_lab_keep_{uuid.uuid4().hex[:12]}"
+            try:
+                con.execute(f"CREATE TEMP TABLE {name} AS {native.sql_query()}")
+            except Exception:  # the relation's tables live in another connection
+                return lf
+            dropped.append(lambda: con.execute(f"DROP TABLE IF EXISTS {name}"))
+            return nw.from_native(con.table(name))
+        if impl.is_pyspark():
+            cached = native.cache()
+            dropped.append(cached.unpersist)
+            return nw.from_native(cached)
+        if impl.is_polars():
+            return nw.from_native(native.collect().lazy())
+        return lf
+
+    try:
+        yield keep
+    finally:
+        for drop in reversed(dropped):
+            drop()
+
+
 def _spark_time_zone(native: Any) -> str | None:
     try:
         return str(native.sparkSession.conf.get("spark.sql.session.timeZone"))
@@ -255,8 +309,17 @@ def collect(frame: Any) -> pd.DataFrame:
     [1, 2]
     """
     lf = lazy(frame)
-    zone = _spark_time_zone(lf.to_native())
-    df = lf.collect().to_pandas()
+    native = lf.to_native()
+    zone = _spark_time_zone(native)
+    if lf.implementation.is_duckdb():
+        # DuckDB converts to pandas natively, faster than through Arrow; its integer sums
+        # (HUGEINT) arrive as float64 and go back to integers.
+        df = native.df()
+        for col, kind in zip(native.columns, native.types):
+            if str(kind) in ("HUGEINT", "UHUGEINT") and df[col].dtype == "float64":
+                df[col] = df[col].astype("int64") if df[col].notna().all() else df[col].astype("Int64")
+    else:
+        df = lf.collect().to_pandas()
     for col in df.columns:
         if df[col].dtype == object:
             first = df[col].dropna().head(1)
@@ -268,6 +331,6 @@ def collect(frame: Any) -> pd.DataFrame:
         dtype = df[col].dtype
         if isinstance(dtype, pd.DatetimeTZDtype):
             df[col] = df[col].dt.tz_convert(zone or "UTC").dt.tz_localize(None)
-        if pd.api.types.is_datetime64_any_dtype(df[col].dtype):
+        if pd.api.types.is_datetime64_any_dtype(df[col].dtype) and df[col].dtype != "datetime64[us]":
             df[col] = df[col].astype("datetime64[us]")
     return df

@@ -237,6 +237,36 @@ def test_read_shop_round_trip(small_shop, shop_dir):
     pd.testing.assert_frame_equal(back, orig, check_dtype=False)
 
 
+def test_as_of_date_includes_its_whole_day():
+    late_on_the_day = _canonical().assign(paid_at=["2025-01-01", "2025-01-02", "2025-01-03", "2025-06-30 23:59:59"])
+    assert len(cl.data.read_orders(late_on_the_day, as_of="2025-06-30")) == 4
+    with pytest.raises(DataValidationError, match="after as_of"):
+        cl.data.read_orders(late_on_the_day, as_of="2025-06-30 12:00")
+
+
 def test_shop_tables_pass_validation(small_shop):
     for name, frame in small_shop.tables().items():
         assert len(cl.data.validate(frame, name, as_of=small_shop.as_of)) == len(frame), name
+
+
+def test_read_shop_from_a_duckdb_file(tmp_path, small_shop):
+    import duckdb
+
+    path = tmp_path / "shop.duckdb"
+    con = duckdb.connect(str(path))
+    for name in ("orders", "members"):
+        frame = getattr(small_shop, name)  # noqa: F841 - read by DuckDB's replacement scan
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM frame")
+    con.close()
+    shop = cl.data.read_shop(path, as_of=small_shop.as_of)
+    assert set(shop.tables()) == {"orders", "members"} and "orders=<duckdb>" in repr(shop)
+    s = cl.summary.customer_summary(shop)
+    pd.testing.assert_frame_equal(s, cl.summary.customer_summary(small_shop), check_exact=False, rtol=1e-12)
+
+
+def test_missing_shop_folder_and_orders(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a folder"):
+        cl.data.read_shop(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no orders table"):
+        cl.data.read_shop(tmp_path / "empty")

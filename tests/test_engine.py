@@ -49,3 +49,17 @@ def test_spark_frames_validate_and_return_local_time(spark, small_shop):
     early = small_shop.orders["paid_at"].min()
     with pytest.raises(DataValidationError, match="after as_of"):
         cl.data.validate(sdf, "orders", as_of=early)
+
+
+def test_checkpoints_are_dropped_and_never_change_results(small_shop, shop_dir):
+    import duckdb
+
+    con = cl.engine.connection()
+    tables = "select table_name from duckdb_tables() where table_name like 'crm_lab_keep_%'"
+    expected = cl.summary.customer_summary(small_shop.orders)
+    got = cl.summary.customer_summary(shop_dir / "orders.parquet", as_of=small_shop.as_of)
+    assert con.sql(tables).fetchall() == []
+    pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-12)
+    # A relation of another connection cannot be kept in crm_lab's: it stays lazy, same answer.
+    other = duckdb.connect().from_df(small_shop.orders)
+    pd.testing.assert_frame_equal(cl.summary.customer_summary(other, as_of=small_shop.as_of), expected, check_exact=False, rtol=1e-12)

@@ -60,19 +60,28 @@ def _hand_orders() -> pd.DataFrame:
 
 
 def test_hand_computed_example():
-    # as_of 2025-02-01 00:00: o5 (paid 2025-02-01 10:00) and c's order are after it.
-    s = cl.summary.customer_summary(_hand_orders(), as_of="2025-02-01")
+    # as_of 2025-01-31 includes that whole day; o5 (2025-02-01) and c's order come after it.
+    s = cl.summary.customer_summary(_hand_orders(), as_of="2025-01-31")
     assert s.index.tolist() == ["a", "b"]
     a = s.loc["a"]
     assert a["orders"] == 3 and a["purchase_days"] == 2 and a["items"] == 5
     assert a["gross_amount"] == pytest.approx(260.0) and a["refund_amount"] == pytest.approx(70.0)
     assert a["net_amount"] == pytest.approx(190.0) and a["refund_orders"] == 2
     # Day 1 (o1 + o2) merges into the first purchase; the one repeat day is o3: 80 - 20.
-    assert (a["frequency"], a["recency"], a["T"]) == (1.0, 10.0, 31.0)
+    assert (a["frequency"], a["recency"], a["T"]) == (1.0, 10.0, 30.0)
     assert a["monetary_value"] == pytest.approx(60.0)
-    assert a["recency_days"] == 21 and a["aov"] == pytest.approx(190 / 3)
+    assert a["recency_days"] == 20 and a["aov"] == pytest.approx(190 / 3)
     b = s.loc["b"]
-    assert (b["frequency"], b["recency"], b["T"], b["monetary_value"]) == (0.0, 0.0, 27.0, 0.0)
+    assert (b["frequency"], b["recency"], b["T"], b["monetary_value"]) == (0.0, 0.0, 26.0, 0.0)
+
+
+def test_as_of_date_includes_its_day_and_a_time_cuts_there():
+    whole_day = cl.summary.customer_summary(_hand_orders(), as_of="2025-02-01")
+    assert whole_day.loc["a", "orders"] == 4 and whole_day.loc["a", "T"] == 31.0
+    morning = cl.summary.customer_summary(_hand_orders(), as_of="2025-02-01 09:59")
+    assert morning.loc["a", "orders"] == 3 and morning.loc["a", "T"] == 31.0
+    at_ten = cl.summary.customer_summary(_hand_orders(), as_of="2025-02-01 10:00")
+    assert at_ten.loc["a", "orders"] == 4
 
 
 def test_as_of_defaults_to_the_shop(small_shop):
