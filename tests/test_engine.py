@@ -56,7 +56,7 @@ def test_checkpoints_are_dropped_and_never_change_results(small_shop, shop_dir):
 
     con = cl.engine.connection()
     tables = "select table_name from duckdb_tables() where table_name like 'crm_lab_keep_%'"
-    expected = cl.summary.customer_summary(small_shop.orders)
+    expected = cl.summary.customer_summary(small_shop.orders, as_of=small_shop.as_of)
     got = cl.summary.customer_summary(shop_dir / "orders.parquet", as_of=small_shop.as_of)
     assert con.sql(tables).fetchall() == []
     pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-12)
