@@ -1,0 +1,183 @@
+"""CLV: published CDNOW estimates, agreement with lifetimes, simulated truth, strict inputs."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import crm_lab as cl
+from crm_lab.clv import BetaGeo, GammaGamma
+
+lifetimes_only = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::FutureWarning", "ignore::RuntimeWarning")
+
+
+@pytest.fixture(scope="module")
+def cdnow():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from lifetimes.datasets import load_cdnow_summary, load_cdnow_summary_data_with_monetary_value
+
+        return load_cdnow_summary(index_col=[0]), load_cdnow_summary_data_with_monetary_value()
+
+
+@pytest.fixture(scope="module")
+def cdnow_fits(cdnow):
+    d, dm = cdnow
+    bg = BetaGeo(time_unit="weeks").fit(d["frequency"], d["recency"], d["T"])
+    repeat = dm[dm["frequency"] > 0]
+    gg = GammaGamma().fit(repeat["frequency"], repeat["monetary_value"])
+    return bg, gg
+
+
+def test_cdnow_published_estimates(cdnow_fits):
+    # Fader, Hardie and Lee (2005): BG/NBD on the CDNOW 1/10 sample (weeks), Gamma-Gamma spend.
+    bg, gg = cdnow_fits
+    published = {"r": 0.2426, "alpha": 4.4135, "a": 0.7929, "b": 2.4258}
+    for name, value in published.items():
+        assert bg.params_[name] == pytest.approx(value, rel=1e-3), name
+    assert bg.log_likelihood_ == pytest.approx(-9582.43, abs=0.01)
+    for name, value in {"p": 6.2488, "q": 3.7446, "gamma": 15.4477}.items():
+        assert gg.params_[name] == pytest.approx(value, rel=1e-3), name
+    assert bg.converged_ and gg.converged_ and bg.n_customers_ == 2_357
+    table = bg.summary()
+    assert list(table.columns) == ["coef", "se", "lower 95%", "upper 95%"]
+    assert ((table["lower 95%"] < table["coef"]) & (table["coef"] < table["upper 95%"])).all()
+
+
+@lifetimes_only
+def test_equal_to_lifetimes_estimates_and_predictions(cdnow, cdnow_fits):
+    from lifetimes import BetaGeoFitter, GammaGammaFitter
+
+    d, dm = cdnow
+    bg, gg = cdnow_fits
+    repeat = dm[dm["frequency"] > 0]
+    lbg = BetaGeoFitter().fit(d["frequency"], d["recency"], d["T"])
+    lgg = GammaGammaFitter().fit(repeat["frequency"], repeat["monetary_value"])
+    np.testing.assert_allclose(bg.params_.to_numpy(), lbg.params_[["r", "alpha", "a", "b"]].to_numpy(), rtol=1e-4)
+    np.testing.assert_allclose(gg.params_.to_numpy(), lgg.params_[["p", "q", "v"]].to_numpy(), rtol=1e-4)
+    # Same parameters, same predictions.
+    lbg.params_ = pd.Series(bg.params_.to_numpy(), index=["r", "alpha", "a", "b"])
+    lgg.params_ = pd.Series(gg.params_.to_numpy(), index=["p", "q", "v"])
+    x, tx, t = d["frequency"], d["recency"], d["T"]
+    for horizon in (1.0, 10.0, 39.0):
+        np.testing.assert_allclose(bg.expected_purchases(horizon, x, tx, t),
+                                   lbg.conditional_expected_number_of_purchases_up_to_time(horizon, x, tx, t), rtol=1e-10)
+    np.testing.assert_allclose(bg.probability_alive(x, tx, t), lbg.conditional_probability_alive(x, tx, t), rtol=1e-10)
+    np.testing.assert_allclose(bg.expected_purchases_new([1.0, 20.0, 78.0]), lbg.expected_number_of_purchases_up_to_time(np.array([1.0, 20.0, 78.0])), rtol=1e-10)
+    np.testing.assert_allclose(gg.expected_order_value(dm["frequency"], dm["monetary_value"]),
+                               lgg.conditional_expected_average_profit(dm["frequency"], dm["monetary_value"]), rtol=1e-10)
+
+
+@lifetimes_only
+def test_clv_equals_lifetimes_definition(small_shop):
+    from lifetimes import BetaGeoFitter, GammaGammaFitter
+
+    s = cl.summary.customer_summary(small_shop)
+    model = cl.clv.fit(s)
+    lbg, lgg = BetaGeoFitter(), GammaGammaFitter()
+    lbg.params_ = pd.Series(model.purchases.params_.to_numpy(), index=["r", "alpha", "a", "b"])
+    lgg.params_ = pd.Series(model.order_value.params_.to_numpy(), index=["p", "q", "v"])
+    lbg.predict = lbg.conditional_expected_number_of_purchases_up_to_time  # lifetimes sets this alias in fit()
+    monthly = 0.01
+    ours = model.predict(horizon_days=90, annual_discount_rate=(1 + monthly) ** (365 / 30) - 1)
+    value = lgg.conditional_expected_average_profit(s["frequency"], s["monetary_value"])
+    theirs = lgg.customer_lifetime_value(lbg, s["frequency"], s["recency"], s["T"], s["monetary_value"],
+                                         time=3, discount_rate=monthly, freq="D")
+    np.testing.assert_allclose(ours["expected_order_value"], value, rtol=1e-10)
+    np.testing.assert_allclose(ours["clv"], theirs, rtol=1e-9)
+    assert (ours["p_alive"].between(0, 1)).all() and (ours["expected_purchases"] >= 0).all()
+
+
+def test_simulated_parameters_recovered_within_standard_errors():
+    shop = cl.datasets.make_shop(8_000, seed=21, promotions=False, campaigns=False)
+    s = cl.summary.customer_summary(shop)
+    bg = BetaGeo().fit(s["frequency"], s["recency"], s["T"])
+    for name, true in shop.truth["bgnbd"].items():
+        assert abs(bg.params_[name] - true) < 3 * bg.standard_errors_[name], (name, bg.params_[name], true)
+    gross = shop.orders[~shop.orders["product_id"].str.startswith("S")].assign(refund_amount=0.0)
+    g = cl.summary.customer_summary(gross, as_of=shop.as_of)
+    gg = GammaGamma().fit(g["frequency"], g["monetary_value"])
+    for name, true in shop.truth["gamma_gamma"].items():
+        assert abs(gg.params_[name] - true) < 3 * gg.standard_errors_[name], (name, gg.params_[name], true)
+
+
+def _frame(**cols):
+    base = {"frequency": [0.0, 2.0, 1.0], "recency": [0.0, 30.0, 10.0], "T": [40.0, 50.0, 20.0], "monetary_value": [0.0, 80.0, 40.0]}
+    base.update(cols)
+    return pd.DataFrame(base, index=["c1", "c2", "c3"])
+
+
+@pytest.mark.parametrize(
+    "frame,message",
+    [
+        (_frame(frequency=[0.0, 2.5, 1.0]), r"frequency is negative or not a whole number .*c2"),
+        (_frame(frequency=[0.0, -1.0, 1.0]), r"frequency is negative .*c2"),
+        (_frame(recency=[0.0, 60.0, 10.0]), r"recency > T .*c2"),
+        (_frame(T=[40.0, -5.0, 20.0], recency=[0.0, 0.0, 10.0], frequency=[0.0, 0.0, 1.0]), r"T is negative .*c2"),
+        (_frame(T=[np.nan, 50.0, 20.0]), r"T: NaN or infinite .*c1"),
+        (_frame(recency=[0.0, np.inf, 10.0]), r"recency: NaN or infinite .*c2"),
+        (_frame(frequency=[0.0, 0.0, 0.0], recency=[0.0, 0.0, 0.0]), "no customer has a repeat purchase"),
+        (_frame().iloc[:1], "single customer"),
+        (_frame().iloc[:0], "empty"),
+        (_frame(recency=[5.0, 30.0, 10.0]), r"recency is not 0 where frequency is 0 .*c1"),
+        (_frame().drop(columns="monetary_value"), "monetary_value"),
+    ],
+)
+def test_bad_input_is_a_clear_error(frame, message):
+    with pytest.raises(ValueError, match=message):
+        cl.clv.fit(frame)
+
+
+def test_gamma_gamma_needs_positive_values():
+    with pytest.raises(ValueError, match=r"monetary_value is not > 0 .*1"):
+        GammaGamma().fit([1, 2, 0], [10.0, -3.0, 0.0])
+
+
+def test_refunded_repeat_value_is_left_out_of_the_spend_fit_and_said(small_shop):
+    s = cl.summary.customer_summary(small_shop)
+    odd = s.index[s["frequency"] > 0][:3]
+    s.loc[odd, "monetary_value"] = 0.0
+    model = cl.clv.fit(s)
+    assert any("net repeat value <= 0" in n for n in model.notes)
+    pred = model.predict()
+    assert np.isfinite(pred.loc[odd, "clv"]).all()
+
+
+def test_fitting_changes_no_warning_filter(small_shop):
+    before = list(warnings.filters)
+    model = cl.clv.fit(cl.summary.customer_summary(small_shop))
+    model.predict(horizon_days=180)
+    assert warnings.filters == before
+
+
+def test_sample_fit_tiers_and_units(small_shop):
+    s = cl.summary.customer_summary(small_shop)
+    model = cl.clv.fit(s, sample=600, seed=4)
+    assert model.sample_size == 600 and "600" in model.notes[0]
+    pred = model.predict(horizon_days=365)
+    assert len(pred) == len(s)
+    tiers = model.tiers(pred)
+    assert list(tiers.cat.categories) == ["low", "medium", "high", "top"]
+    assert tiers.value_counts(normalize=True)["top"] == pytest.approx(0.05, abs=0.02)
+    weeks = s.assign(recency=s["recency"] / 7, T=s["T"] / 7)
+    in_weeks = cl.clv.fit(weeks, time_unit="weeks", sample=600, seed=4)
+    # The same customers in weeks predict the same purchases for a horizon given in days.
+    np.testing.assert_allclose(in_weeks.predict(horizon_days=90)["expected_purchases"], model.predict(horizon_days=90)["expected_purchases"], rtol=1e-3)
+
+
+def test_holdout_evaluation_on_a_bgnbd_shop():
+    shop = cl.datasets.make_shop(6_000, seed=5, promotions=False, campaigns=False)
+    rep = cl.clv.evaluate(shop, "2025-03-31", "2025-11-30")
+    table = rep.summary()["value"]
+    assert table["predicted (BG/NBD)"] == pytest.approx(table["actual repeat purchases"], rel=0.1)
+    assert table["MAE per customer (BG/NBD)"] < table["MAE per customer (naive)"]
+    assert set(rep.by_frequency.index) >= {"0", "1", "7+"}
+    last_cal = rep.tracking[rep.tracking["period"] == "calibration"].iloc[-1]
+    assert last_cal["expected"] == pytest.approx(last_cal["actual"], rel=0.1)
+    with pytest.raises(ValueError, match="after calibration_end"):
+        cl.clv.evaluate(shop, "2025-03-31", "2025-01-01")
+    with pytest.raises(ValueError, match="not observed"):
+        cl.clv.evaluate(shop, "2025-03-31", "2026-06-30")
