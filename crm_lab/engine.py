@@ -195,8 +195,7 @@ def lazy(obj: Any) -> nw.LazyFrame:
 
 def to_native(frame: nw.LazyFrame | nw.DataFrame) -> Any:
     """Return the user's kind of frame back from a narwhals frame (pandas stays pandas, etc.)."""
-    native = frame.to_native()
-    return native
+    return frame.to_native()
 
 
 def backend_name(obj: Any) -> str:
