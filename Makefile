@@ -40,6 +40,8 @@ lab: env
 bench: env
 	$(PY) bench/summary.py
 	$(PY) bench/simulate.py
+	$(PY) bench/clv.py
+	$(PY) bench/assoc.py
 
 clean:
 	rm -rf $(VENV) data reports/*/ reports/index.html .pytest_cache quarantine
