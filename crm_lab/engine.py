@@ -46,6 +46,7 @@ __all__ = [
     "to_native",
     "timestamp",
     "checkpoints",
+    "like",
 ]
 
 _CONNECTION: Any = None
@@ -285,6 +286,30 @@ def checkpoints() -> Iterator[Callable[[nw.LazyFrame], nw.LazyFrame]]:
     finally:
         for drop in reversed(dropped):
             drop()
+
+
+def like(frame: Any, small: pd.DataFrame) -> nw.LazyFrame:
+    """Put a small pandas table where ``frame`` lives, so that the two can be joined.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_lab import engine
+    >>> rel = engine.connection().from_df(pd.DataFrame({"a": [1]}))
+    >>> engine.backend_name(engine.like(rel, pd.DataFrame({"b": [2]})))
+    'duckdb'
+    """
+    lf = lazy(frame)
+    native = lf.to_native()
+    if lf.implementation.is_duckdb():
+        return nw.from_native(connection().from_df(small))
+    if lf.implementation.is_pyspark():
+        return nw.from_native(native.sparkSession.createDataFrame(small))
+    if lf.implementation.is_polars():
+        import polars as pl
+
+        return nw.from_native(pl.from_pandas(small).lazy())
+    return nw.from_native(small).lazy()
 
 
 def _spark_time_zone(native: Any) -> str | None:

@@ -181,3 +181,16 @@ def test_holdout_evaluation_on_a_bgnbd_shop():
         cl.clv.evaluate(shop, "2025-03-31", "2025-01-01")
     with pytest.raises(ValueError, match="not observed"):
         cl.clv.evaluate(shop, "2025-03-31", "2026-06-30")
+
+
+def test_penalty_shrinks_and_holdout_plots_draw(small_shop):
+    import matplotlib.pyplot as plt
+
+    s = cl.summary.customer_summary(small_shop)
+    plain = BetaGeo().fit(s["frequency"], s["recency"], s["T"])
+    shrunk = BetaGeo(penalizer=0.1).fit(s["frequency"], s["recency"], s["T"])
+    assert (shrunk.params_ ** 2).sum() < (plain.params_ ** 2).sum()
+    rep = cl.clv.evaluate(small_shop, "2025-03-31", "2025-11-30")
+    assert len(rep.plot_tracking().lines) >= 2
+    assert len(rep.plot_by_frequency().patches) >= 3 * len(rep.by_frequency)
+    plt.close("all")

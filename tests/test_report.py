@@ -132,3 +132,11 @@ def test_display_helpers_escape_and_format():
     assert cl.report.fmt_pct(0.1234) == "12.3%"
     cards = cl.report.kpi_cards([("<b>x</b>", "1")])._repr_html_()
     assert "<b>x</b>" not in cards and "&lt;b&gt;" in cards
+
+
+def test_cli_simulate_writes_parquet(tmp_path):
+    out = tmp_path / "shop"
+    assert cl.cli.main(["simulate", "--customers", "300", "--out", str(out), "--seed", "3"]) == 0
+    assert {p.name for p in out.glob("*.parquet")} == {f"{t}.parquet" for t in cl.data.SCHEMA}
+    shop = cl.data.read_shop(out)
+    assert shop.as_of == cl.datasets.make_shop(300, seed=3).as_of
