@@ -30,7 +30,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-__all__ = ["score", "grid", "compare", "SEGMENTS", "DEFAULT_THRESHOLDS", "plot_grid", "plot_segments"]
+__all__ = ["score", "segment_summary", "grid", "compare", "SEGMENTS", "DEFAULT_THRESHOLDS", "plot_grid", "plot_segments"]
 
 #: (R high, F high, M high) -> (Chinese name, English name). "R high" means recent.
 SEGMENTS: dict[tuple[bool, bool, bool], tuple[str, str]] = {
@@ -44,6 +44,10 @@ SEGMENTS: dict[tuple[bool, bool, bool], tuple[str, str]] = {
     (False, False, False): ("一般挽留客户", "general win-back"),
 }
 SEGMENT_ORDER = [v[0] for v in SEGMENTS.values()]
+
+#: Chinese axis and metric labels for the figures.
+LABELS_ZH = {"r_score": "R（最近购买）", "f_score": "F（订单数）", "m_score": "M（有效金额）", "customers": "客户数",
+             "share": "客户占比", "net_amount": "有效金额", "value_share": "金额占比", "per_customer": "人均有效金额"}
 
 #: Business cut points for ``method="thresholds"`` (scores 5 .. 1 for recency, 1 .. 5 otherwise).
 DEFAULT_THRESHOLDS = {
@@ -148,6 +152,32 @@ def score(
     return out
 
 
+def segment_summary(scored: pd.DataFrame) -> pd.DataFrame:
+    """Customers, net amount and averages per segment (all eight, empty ones included).
+
+    Returns
+    -------
+    pandas.DataFrame: ``rfm_segment, rfm_segment_en, customers, share, net_amount, net_share,
+    recency, frequency`` (the last two are means).
+
+    Examples
+    --------
+    >>> import crm_lab as cl
+    >>> r = cl.rfm.score(cl.summary.customer_summary(cl.datasets.make_shop(1_000, seed=1)))
+    >>> len(cl.rfm.segment_summary(r))
+    8
+    """
+    seg = scored.groupby("rfm_segment", observed=False).agg(
+        customers=("r_score", "size"), net_amount=("net_amount", "sum"), recency=("recency", "mean"), frequency=("frequency", "mean")
+    ).reset_index()
+    english = {zh: en for zh, en in SEGMENTS.values()}
+    seg.insert(1, "rfm_segment_en", seg["rfm_segment"].map(english).astype("str"))
+    seg.insert(3, "share", seg["customers"] / seg["customers"].sum())
+    total = seg["net_amount"].sum()
+    seg.insert(5, "net_share", seg["net_amount"] / total if total else 0.0)
+    return seg
+
+
 def grid(scored: pd.DataFrame, rows: str = "r_score", cols: str = "f_score", value: str = "net_amount") -> pd.DataFrame:
     """Customers, share and amount per cell of an RF (or RM ...) grid, long form.
 
@@ -211,8 +241,11 @@ def plot_grid(structure: pd.DataFrame, metric: str = "customers", ax: Any = None
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 4.5))
     fmt = ".0%" if "share" in metric else (",.0f")
-    sns.heatmap(table, ax=ax, annot=True, fmt=fmt, cmap="rocket_r", cbar_kws={"label": metric})
-    ax.set_title(f"{rows} × {cols}: {metric}")
+    label = LABELS_ZH.get(metric, metric)
+    sns.heatmap(table, ax=ax, annot=True, fmt=fmt, cmap="rocket_r", cbar_kws={"label": label})
+    ax.set_xlabel(LABELS_ZH.get(cols, cols))
+    ax.set_ylabel(LABELS_ZH.get(rows, rows))
+    ax.set_title(f"{LABELS_ZH.get(rows, rows)} × {LABELS_ZH.get(cols, cols)}：{label}")
     return ax
 
 
@@ -220,6 +253,5 @@ def plot_segments(scored: pd.DataFrame, ax: Any = None) -> Any:
     """Customers and net amount share per segment, bars; returns the Axes."""
     from crm_lab import plots
 
-    seg = scored.groupby("rfm_segment", observed=False).agg(客户数=("rfm_segment", "size"), 有效金额=("net_amount", "sum")).reset_index()
-    seg["金额占比"] = seg["有效金额"] / seg["有效金额"].sum()
+    seg = segment_summary(scored).rename(columns={"net_share": "金额占比"})
     return plots.bar(seg, x="金额占比", y="rfm_segment", ax=ax, title="RFM 分层：有效金额占比", xlabel="", ylabel="")

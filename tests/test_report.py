@@ -40,7 +40,7 @@ def test_overview_report_is_published_without_code(overview_run, shop_dir):
     assert 'src="http' not in page and not re.search(r"<script[^>]+src=", page)
     for code in ("import crm_lab", "cl.summary.shop_overview", "cl.report.kpi_cards", "jp-InputArea"):
         assert code not in page, code
-    assert page.count("data:image/png;base64,") == 2  # the two figures, inline
+    assert page.count("data:image/png;base64,") == 3  # monthly sales, buyers, RF grid: inline
     assert "crm-kpi" in page and "核心结论" in page and str(shop_dir) in page  # provenance footer
     # The KPI values are crm_lab's own numbers for this shop.
     ov = cl.summary.shop_overview(cl.data.read_shop(shop_dir))

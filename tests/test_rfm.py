@@ -110,6 +110,8 @@ def test_grids_and_comparison(small_shop):
     assert {"share_change", "net_amount_change", "customers_2024", "customers_2025"} <= set(diff.columns)
     import matplotlib.pyplot as plt
 
+    seg = rfm.segment_summary(now)
+    assert len(seg) == 8 and seg["customers"].sum() == len(now) and seg["net_share"].sum() == pytest.approx(1.0)
     assert rfm.plot_grid(rf_now).get_title() and rfm.plot_segments(now).patches
     plt.close("all")
 
