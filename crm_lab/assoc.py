@@ -350,6 +350,9 @@ def plot_pairs(pairs: pd.DataFrame, top: int = 15, ax: Any = None) -> Any:
     import matplotlib.pyplot as plt
     import seaborn as sns
 
+    from crm_lab.plots import ensure_cjk
+
+    ensure_cjk()
     strongest = pairs.head(top)
     items = pd.unique(pd.concat([strongest["item_a"], strongest["item_b"]]))
     grid = pd.DataFrame(np.nan, index=items, columns=items)

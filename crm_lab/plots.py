@@ -24,7 +24,7 @@ import seaborn as sns
 from matplotlib import font_manager
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
-__all__ = ["set_theme", "cjk_font", "bar", "line", "yuan_formatter", "PALETTE", "GROUP_COLORS"]
+__all__ = ["set_theme", "ensure_cjk", "cjk_font", "bar", "line", "yuan_formatter", "PALETTE", "GROUP_COLORS"]
 
 ACCENT = "#e6456a"
 PALETTE = ["#e6456a", "#2bb8c4", "#f2a541", "#6c5ce7", "#7f8c8d", "#27ae60", "#b0b7c3"]
@@ -66,6 +66,20 @@ def cjk_font() -> str | None:
         found = next((f for f in CJK_FAMILIES if f in available), None)
     _FONT = found
     return found
+
+
+def ensure_cjk() -> str | None:
+    """Put the CJK font first among sans-serif fonts (crm_lab's figures call this themselves).
+
+    Unlike :func:`set_theme` it changes nothing else, so a user's own style stays.
+    """
+    font = cjk_font()
+    if font is not None and plt.rcParams["font.sans-serif"][:1] != [font]:
+        plt.rcParams["font.sans-serif"] = [font, *[f for f in plt.rcParams["font.sans-serif"] if f != font]]
+        plt.rcParams["axes.unicode_minus"] = False
+    if font is not None and plt.rcParams["font.family"] != ["sans-serif"]:
+        plt.rcParams["font.family"] = ["sans-serif"]
+    return font
 
 
 def set_theme(context: str = "notebook") -> str | None:
@@ -162,6 +176,7 @@ def bar(
     >>> import pandas as pd, crm_lab as cl
     >>> ax = cl.plots.bar(pd.DataFrame({"g": ["a", "b"], "v": [0.1, 0.2]}), x="g", y="v", kind="percent")
     """
+    ensure_cjk()
     if ax is None:
         _, ax = plt.subplots()
     if palette is None and hue is not None and set(data[hue].dropna().unique()) <= set(GROUP_COLORS):
@@ -193,6 +208,7 @@ def line(
     >>> import pandas as pd, crm_lab as cl
     >>> ax = cl.plots.line(pd.DataFrame({"m": [1, 2], "v": [1.0, 3.0]}), x="m", y="v", kind="yuan")
     """
+    ensure_cjk()
     if ax is None:
         _, ax = plt.subplots()
     sns.lineplot(data=data, x=x, y=y, hue=hue, ax=ax, marker=marker, color=None if hue else ACCENT)

@@ -236,11 +236,14 @@ def plot_grid(structure: pd.DataFrame, metric: str = "customers", ax: Any = None
     import matplotlib.pyplot as plt
     import seaborn as sns
 
+    from crm_lab.plots import ensure_cjk
+
+    ensure_cjk()
     rows, cols = structure.columns[:2]
     table = structure.pivot(index=rows, columns=cols, values=metric).sort_index(ascending=False)
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 4.5))
-    fmt = ".0%" if "share" in metric else (",.0f")
+    fmt = ".0%" if "share" in metric else ",.0f"
     label = LABELS_ZH.get(metric, metric)
     sns.heatmap(table, ax=ax, annot=True, fmt=fmt, cmap="rocket_r", cbar_kws={"label": label})
     ax.set_xlabel(LABELS_ZH.get(cols, cols))
