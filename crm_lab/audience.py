@@ -1,0 +1,613 @@
+"""Audience selection (人群圈选): readable rules, a randomised control group, and export.
+
+An :class:`Audience` is a list of rules read left to right. Each rule selects customers where the
+shop's tables live (DuckDB, pandas, Polars or Spark); rules are combined with semi- and
+anti-joins there, and only the final customer ids come back. Every method returns a new
+audience, so partial audiences can be kept and reused.
+
+Examples
+--------
+>>> import crm_lab as cl
+>>> shop = cl.datasets.make_shop(2_000, seed=1)
+>>> aud = (cl.audience.Audience(shop)
+...        .bought(product=["P001", "P002"], within="90D")
+...        .not_bought(product="N01")
+...        .min_net_amount(200))
+>>> aud.describe()["中文"].tolist()[0]
+'90天内购买过 P001, P002'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import narwhals as nw
+import numpy as np
+import pandas as pd
+
+from crm_lab import engine
+from crm_lab.data import Shop, atomic_write, observation_end
+
+__all__ = [
+    "Audience",
+    "Recipe",
+    "new_product_launch",
+    "promotion_waves",
+    "sample_to_full_size",
+    "influencer_new_customers",
+    "new_member_first_purchase",
+    "high_potential",
+]
+
+
+def _days(window: str | int | pd.Timedelta) -> pd.Timedelta:
+    """'90D', '24h', 30 (days) or a Timedelta."""
+    if isinstance(window, pd.Timedelta):
+        return window
+    if isinstance(window, (int, float)):
+        return pd.Timedelta(days=window)
+    text = str(window).strip()
+    try:
+        if text[-1:] in ("D", "d") and text[:-1].lstrip("-").replace(".", "", 1).isdigit():
+            return pd.Timedelta(days=float(text[:-1]))
+        return pd.Timedelta(text)
+    except ValueError:
+        raise ValueError(f"window {window!r}: use e.g. '90D', '14D', '24h' or a number of days") from None
+
+
+def _as_list(value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, (str, int)):
+        return [str(value)]
+    return [str(v) for v in value]
+
+
+@dataclass(frozen=True)
+class _Rule:
+    include: bool
+    zh: str
+    en: str
+    select: Callable[[Audience], nw.LazyFrame]
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Customers selected by rules on a shop, as of a moment.
+
+    Parameters
+    ----------
+    shop : Shop
+    as_of : date-like, optional
+        Reference moment of every window (a date includes its whole day); default the shop's.
+    name : str
+        Used in descriptions and exports.
+    """
+
+    shop: Shop
+    as_of: pd.Timestamp | None = None
+    name: str = "audience"
+    rules: tuple[_Rule, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        as_of = self.as_of if self.as_of is not None else self.shop.as_of
+        if as_of is None:
+            raise ValueError("Audience needs as_of (the shop has none)")
+        object.__setattr__(self, "as_of", pd.Timestamp(as_of))
+
+    # ---- building blocks ---------------------------------------------------------------------
+
+    def _add(self, include: bool, zh: str, en: str, select: Callable[[Audience], nw.LazyFrame]) -> Audience:
+        return replace(self, rules=(*self.rules, _Rule(include, zh, en, select)))
+
+    def _end(self) -> pd.Timestamp:
+        return observation_end(self.as_of)
+
+    def _window_start(self, within: Any) -> pd.Timestamp:
+        start = self._end() - _days(within)
+        return start
+
+    def _table(self, name: str) -> nw.LazyFrame:
+        frame = getattr(self.shop, name)
+        if frame is None:
+            raise ValueError(f"this rule needs the shop's {name} table, which is missing")
+        return engine.lazy(frame)
+
+    def _orders(self, product: Any = None, sku: Any = None, category: Any = None, within: Any = None,
+                influencer: Any = None, genre: Any = None, source: Any = None) -> nw.LazyFrame:
+        lf = self._table("orders")
+        lf = lf.filter(nw.col("paid_at") < engine.timestamp(self._end(), lf))
+        if within is not None:
+            lf = lf.filter(nw.col("paid_at") >= engine.timestamp(self._window_start(within), lf))
+        for value, col in ((product, "product_id"), (sku, "sku_id"), (genre, "traffic_genre"), (source, "traffic_source")):
+            values = _as_list(value)
+            if values is not None:
+                lf = lf.filter(nw.col(col).is_in(values))
+        infl = _as_list(influencer)
+        if infl is not None:
+            lf = lf.filter(nw.col("influencer_id").is_in(infl) | nw.col("influencer_name").is_in(infl))
+        cats = _as_list(category)
+        if cats is not None:
+            products = engine.collect(self._table("products").select("product_id", "category").unique())
+            members = products.loc[products["category"].isin(cats), "product_id"].unique().tolist()
+            if not members:
+                raise ValueError(f"no product in category {cats}; categories: {sorted(products['category'].dropna().unique())}")
+            lf = lf.filter(nw.col("product_id").is_in(members))
+        return lf
+
+    def _check_known(self, column: str, values: Any) -> None:
+        """Unknown products or SKUs are errors, not silently empty rules.
+
+        Checked against the (small) products table when the shop has one; otherwise only the
+        requested values are looked up in the orders (a filtered scan, no catalogue listing).
+        """
+        wanted = _as_list(values)
+        if wanted is None:
+            return
+        source = self.shop.products if self.shop.products is not None else self.shop.orders
+        lf = engine.lazy(source)
+        found = set(engine.collect(lf.filter(nw.col(column).is_in(wanted)).select(column).unique())[column].astype(str))
+        unknown = [v for v in wanted if v not in found]
+        if unknown:
+            sample = engine.collect(lf.select(column).unique().head(5))[column].astype(str).tolist()
+            raise ValueError(f"{column}: unknown value(s) {unknown[:5]}; check the spelling (known e.g. {sample})")
+
+    def _check_window(self, within: Any) -> None:
+        if within is not None and _days(within) <= pd.Timedelta(0):
+            raise ValueError(f"window {within!r} must be positive")
+
+    @staticmethod
+    def _what(product: Any, sku: Any, category: Any, influencer: Any, genre: Any) -> tuple[str, str]:
+        zh, en = [], []
+        if product is not None:
+            zh.append(", ".join(_as_list(product)))
+            en.append("product " + ", ".join(_as_list(product)))
+        if sku is not None:
+            zh.append("SKU " + ", ".join(_as_list(sku)))
+            en.append("SKU " + ", ".join(_as_list(sku)))
+        if category is not None:
+            zh.append("品类 " + ", ".join(_as_list(category)))
+            en.append("category " + ", ".join(_as_list(category)))
+        if influencer is not None:
+            zh.append("达人 " + ", ".join(_as_list(influencer)) + " 带货")
+            en.append("via influencer " + ", ".join(_as_list(influencer)))
+        if genre is not None:
+            zh.append("流量体裁 " + ", ".join(_as_list(genre)))
+            en.append("traffic genre " + ", ".join(_as_list(genre)))
+        return (" ".join(zh) or "任意商品"), (", ".join(en) or "anything")
+
+    # ---- order rules ---------------------------------------------------------------------
+
+    def bought(self, product: Any = None, sku: Any = None, category: Any = None, within: Any = None,
+               influencer: Any = None, genre: Any = None) -> Audience:
+        """Keep customers who bought (any of) these, within the window before as_of (default: ever)."""
+        self._check_known("product_id", product)
+        self._check_known("sku_id", sku)
+        self._check_window(within)
+        what_zh, what_en = self._what(product, sku, category, influencer, genre)
+        when_zh = f"{_days(within).days}天内" if within is not None else "曾经"
+        when_en = f"within {_days(within).days} days" if within is not None else "ever"
+        return self._add(True, f"{when_zh}购买过 {what_zh}", f"bought {what_en} {when_en}",
+                         lambda a: a._orders(product, sku, category, within, influencer, genre).select("customer_id").unique())
+
+    def not_bought(self, product: Any = None, sku: Any = None, category: Any = None, within: Any = None,
+                   influencer: Any = None, genre: Any = None) -> Audience:
+        """Drop customers who bought (any of) these within the window (default: ever)."""
+        self._check_known("product_id", product)
+        self._check_known("sku_id", sku)
+        self._check_window(within)
+        what_zh, what_en = self._what(product, sku, category, influencer, genre)
+        when_zh = f"{_days(within).days}天内" if within is not None else ""
+        when_en = f" within {_days(within).days} days" if within is not None else " (ever)"
+        return self._add(False, f"排除{when_zh}购买过 {what_zh}", f"exclude those who bought {what_en}{when_en}",
+                         lambda a: a._orders(product, sku, category, within, influencer, genre).select("customer_id").unique())
+
+    def _aggregate(self, measure: str, low: float | None, high: float | None, within: Any, zh: str, en: str) -> Audience:
+        self._check_window(within)
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"{measure}: min {low} > max {high}")
+
+        def select(a: Audience) -> nw.LazyFrame:
+            lines = a._orders(within=within).with_columns(
+                net=nw.col("paid_amount") - nw.col("refund_amount").fill_null(0.0),
+                refunded=nw.when(nw.col("refund_amount").fill_null(0.0) > 0).then(nw.col("order_id")).otherwise(None),
+            )
+            per = lines.group_by("customer_id").agg(
+                nw.col("order_id").n_unique().alias("orders"), nw.col("net").sum().alias("net_amount"),
+                nw.col("paid_amount").sum().alias("paid_amount"),
+                nw.col("refunded").count().alias("refund_lines"),  # count() skips the nulls of unrefunded lines
+            )
+            expr = nw.lit(True)
+            if low is not None:
+                expr = expr & (nw.col(measure) >= low)
+            if high is not None:
+                expr = expr & (nw.col(measure) <= high)
+            return per.filter(expr).select("customer_id")
+
+        window_zh = f"{_days(within).days}天内" if within is not None else "累计"
+        window_en = f" within {_days(within).days} days" if within is not None else ""
+        bounds = [f">= {low:g}" if low is not None else "", f"<= {high:g}" if high is not None else ""]
+        text = " 且 ".join(b for b in bounds if b)
+        return self._add(True, f"{window_zh}{zh} {text}", f"{en}{window_en} {' and '.join(b for b in bounds if b)}", select)
+
+    def orders_between(self, min: int | None = None, max: int | None = None, within: Any = None) -> Audience:  # noqa: A002
+        """Keep customers whose number of orders lies in [min, max]."""
+        return self._aggregate("orders", min, max, within, "订单数", "orders")
+
+    def net_amount_between(self, min: float | None = None, max: float | None = None, within: Any = None) -> Audience:  # noqa: A002
+        """Keep customers whose net (refund-adjusted) amount lies in [min, max]."""
+        return self._aggregate("net_amount", min, max, within, "有效金额", "net amount")
+
+    def min_net_amount(self, amount: float, within: Any = None) -> Audience:
+        """Keep customers with at least this net amount."""
+        return self.net_amount_between(min=amount, within=within)
+
+    def paid_amount_between(self, min: float | None = None, max: float | None = None, within: Any = None) -> Audience:  # noqa: A002
+        """Keep customers whose paid amount (before refunds) lies in [min, max]."""
+        return self._aggregate("paid_amount", min, max, within, "实付金额", "paid amount")
+
+    def refunds_between(self, min: int | None = None, max: int | None = None, within: Any = None) -> Audience:  # noqa: A002
+        """Keep customers whose number of refunded order lines lies in [min, max]."""
+        return self._aggregate("refund_lines", min, max, within, "退款次数", "refunded lines")
+
+    # ---- member and behaviour rules ------------------------------------------------------
+
+    def member(self, joined_within: Any = None, tier: Any = None, min_points: float | None = None) -> Audience:
+        """Keep members (joined in the window, of these tiers, with at least these points)."""
+        self._check_window(joined_within)
+
+        def select(a: Audience) -> nw.LazyFrame:
+            lf = a._table("members")
+            lf = lf.filter(nw.col("joined_at") < engine.timestamp(a._end(), lf))
+            if joined_within is not None:
+                lf = lf.filter(nw.col("joined_at") >= engine.timestamp(a._window_start(joined_within), lf))
+            if tier is not None:
+                lf = lf.filter(nw.col("tier").is_in([int(t) for t in np.atleast_1d(tier)]))
+            if min_points is not None:
+                lf = lf.filter(nw.col("points") >= min_points)
+            return lf.select("customer_id").unique()
+
+        parts_zh = ["会员"] + ([f"{_days(joined_within).days}天内入会"] if joined_within is not None else []) \
+            + ([f"等级 {tier}"] if tier is not None else []) + ([f"积分 >= {min_points:g}"] if min_points is not None else [])
+        parts_en = ["members"] + ([f"joined within {_days(joined_within).days} days"] if joined_within is not None else []) \
+            + ([f"tier {tier}"] if tier is not None else []) + ([f"points >= {min_points:g}"] if min_points is not None else [])
+        return self._add(True, "，".join(parts_zh), ", ".join(parts_en), select)
+
+    def not_bought_since_joining(self) -> Audience:
+        """Drop members who paid an order at or after joining (入会后未购买)."""
+
+        def select(a: Audience) -> nw.LazyFrame:
+            members = a._table("members").select("customer_id", "joined_at")
+            orders = a._orders().select("customer_id", "paid_at")
+            return orders.join(members, on="customer_id").filter(nw.col("paid_at") >= nw.col("joined_at")).select("customer_id").unique()
+
+        return self._add(False, "排除入会后已购买", "exclude members who bought since joining", select)
+
+    def event(self, kind: str = "live_view", within: Any = "30D", ref: Any = None) -> Audience:
+        """Keep customers with this behaviour event (live_view, add_to_cart, product_view, follow) in the window."""
+        self._check_window(within)
+        from crm_lab.data import EVENTS
+
+        if kind not in EVENTS:
+            raise ValueError(f"event kind {kind!r}: use one of {EVENTS}")
+
+        def select(a: Audience) -> nw.LazyFrame:
+            lf = a._table("events")
+            lf = lf.filter((nw.col("event") == kind) & (nw.col("at") < engine.timestamp(a._end(), lf))
+                           & (nw.col("at") >= engine.timestamp(a._window_start(within), lf)))
+            if ref is not None:
+                lf = lf.filter(nw.col("ref").is_in(_as_list(ref)))
+            return lf.select("customer_id").unique()
+
+        names = {"live_view": "观看直播", "add_to_cart": "加购", "product_view": "浏览商品", "follow": "关注店铺"}
+        return self._add(True, f"{_days(within).days}天内{names[kind]}", f"{kind} within {_days(within).days} days", select)
+
+    def cart_without_order(self, within: Any = "30D") -> Audience:
+        """Keep customers who added to cart in the window and paid no order since."""
+        return self.event("add_to_cart", within).not_bought(within=within)
+
+    def rfm_segment(self, segments: Any, method: str = "quantile") -> Audience:
+        """Keep customers in these RFM segments (Chinese or English names), scored as of as_of."""
+        from crm_lab import rfm, summary
+
+        wanted = set(_as_list(segments))
+        valid = {n for pair in rfm.SEGMENTS.values() for n in pair}
+        if not wanted <= valid:
+            raise ValueError(f"unknown RFM segment(s) {sorted(wanted - valid)}; use {rfm.SEGMENT_ORDER}")
+
+        def select(a: Audience) -> nw.LazyFrame:
+            scored = rfm.score(summary.customer_summary(a.shop, as_of=a.as_of), method=method)
+            ids = scored.index[scored["rfm_segment"].isin(wanted) | scored["rfm_segment_en"].isin(wanted)]
+            return engine.like(a.shop.orders, pd.DataFrame({"customer_id": pd.Series(ids, dtype="str")}))
+
+        return self._add(True, f"RFM 分层属于 {', '.join(sorted(wanted))}", f"RFM segment in {sorted(wanted)}", select)
+
+    def clv_tier(self, tiers: Any, horizon_days: int = 90) -> Audience:
+        """Keep customers whose predicted CLV tier (top / high / medium / low) is one of these."""
+        from crm_lab import clv, summary
+
+        wanted = set(_as_list(tiers))
+
+        def select(a: Audience) -> nw.LazyFrame:
+            model = clv.fit(summary.customer_summary(a.shop, as_of=a.as_of))
+            tier = model.tiers(model.predict(horizon_days=horizon_days))
+            ids = tier.index[tier.astype(str).isin(wanted)]
+            return engine.like(a.shop.orders, pd.DataFrame({"customer_id": pd.Series(ids, dtype="str")}))
+
+        return self._add(True, f"预测价值层级属于 {', '.join(sorted(wanted))}", f"CLV tier in {sorted(wanted)}", select)
+
+    def exclude_touched(self, within: Any = "7D", campaign: Any = None) -> Audience:
+        """Drop customers touched (treatment group) in the window, or by these campaigns (排重)."""
+        self._check_window(within)
+
+        def select(a: Audience) -> nw.LazyFrame:
+            lf = a._table("touches")
+            lf = lf.filter((nw.col("group") == "treatment") & (nw.col("sent_at") < engine.timestamp(a._end(), lf))
+                           & (nw.col("sent_at") >= engine.timestamp(a._window_start(within), lf)))
+            if campaign is not None:
+                lf = lf.filter(nw.col("campaign_id").is_in(_as_list(campaign)))
+            return lf.select("customer_id").unique()
+
+        return self._add(False, f"排除{_days(within).days}天内已触达", f"exclude customers touched within {_days(within).days} days", select)
+
+    # ---- set operations ------------------------------------------------------------------
+
+    def minus(self, other: Audience) -> Audience:
+        """Drop the customers of another audience."""
+        return self._add(False, f"排除人群「{other.name}」", f"exclude audience '{other.name}'", lambda a: other._frame())
+
+    def intersect(self, other: Audience) -> Audience:
+        """Keep only customers also in another audience."""
+        return self._add(True, f"同时属于人群「{other.name}」", f"also in audience '{other.name}'", lambda a: other._frame())
+
+    def union(self, other: Audience) -> Audience:
+        """Customers in this audience or the other (rules of both kept for the description)."""
+        mine = self
+
+        def select(a: Audience) -> nw.LazyFrame:
+            return nw.concat([mine._frame(), other._frame()]).unique()
+
+        base = Audience(self.shop, self.as_of, f"{self.name} ∪ {other.name}")
+        return base._add(True, f"人群「{self.name}」或「{other.name}」", f"audience '{self.name}' or '{other.name}'", select)
+
+    # ---- results -------------------------------------------------------------------------
+
+    def _universe(self) -> nw.LazyFrame:
+        ids = self._orders().select("customer_id").unique()
+        if self.shop.members is not None:
+            members = self._table("members")
+            members = members.filter(nw.col("joined_at") < engine.timestamp(self._end(), members)).select("customer_id")
+            ids = nw.concat([ids, members]).unique()
+        return ids
+
+    def _frame(self) -> nw.LazyFrame:
+        # Start from the first keeping rule (or everyone), then keep (semi-join) or drop (anti-join).
+        first = next((r for r in self.rules if r.include), None)
+        current = first.select(self) if first is not None else self._universe()
+        for rule in self.rules:
+            if rule is not first:
+                current = current.join(rule.select(self), on="customer_id", how="semi" if rule.include else "anti")
+        return current
+
+    def customer_ids(self) -> pd.Series:
+        """The audience's customer ids, sorted (an empty audience warns)."""
+        import warnings
+
+        ids = engine.collect(self._frame())["customer_id"].astype("str").sort_values(ignore_index=True)
+        if ids.empty:
+            warnings.warn(f"audience '{self.name}' is empty: {' / '.join(r.en for r in self.rules)}", stacklevel=2)
+        return ids.rename("customer_id")
+
+    def size(self) -> int:
+        """Number of customers."""
+        return int(engine.collect(self._frame().select(nw.len().alias("n")))["n"].iloc[0])
+
+    def describe(self) -> pd.DataFrame:
+        """The rules in order, in Chinese and English."""
+        return pd.DataFrame(
+            {"step": range(1, len(self.rules) + 1), "include": [r.include for r in self.rules],
+             "中文": [r.zh for r in self.rules], "English": [r.en for r in self.rules]}
+        )
+
+    def split_control(self, share: float = 0.1, seed: int = 0) -> pd.DataFrame:
+        """Random, reproducible treatment / control split, stable when the audience grows.
+
+        Each customer's group depends only on its id and ``seed`` (a keyed hash), never on who
+        else is in the audience.
+
+        Returns
+        -------
+        pandas.DataFrame: ``customer_id, group`` (``treatment`` / ``control``).
+        """
+        if not 0 < share < 1:
+            raise ValueError("share must be between 0 and 1")
+        ids = self.customer_ids()
+        return pd.DataFrame({"customer_id": ids, "group": _assign(ids, share, seed)})
+
+    def export(self, path: str | os.PathLike[str], control_share: float | None = None, seed: int = 0,
+               ids: str = "customer_id") -> Path:
+        """Write the audience's ids (and groups) as CSV plus ``<path>.manifest.json``; atomic.
+
+        Parameters
+        ----------
+        ids : {"customer_id", "phone_hash"}
+            Which id to write: the unified customer id or the member's salted phone hash (for
+            platforms that match on it). Never a phone number, name or address.
+        """
+        out = self.split_control(control_share, seed) if control_share else pd.DataFrame({"customer_id": self.customer_ids()})
+        if ids == "phone_hash":
+            members = engine.collect(self._table("members").select("customer_id", "phone_hash"))
+            out = out.merge(members, on="customer_id", how="left")
+            missing = int(out["phone_hash"].isna().sum())
+            out = out.drop(columns="customer_id").rename(columns={"phone_hash": "id"})
+        elif ids == "customer_id":
+            missing = 0
+            out = out.rename(columns={"customer_id": "id"})
+        else:
+            raise ValueError("ids must be 'customer_id' or 'phone_hash'")
+        target = atomic_write(out, path)
+        manifest = {
+            "name": self.name, "as_of": str(self.as_of), "created_at": dt.datetime.now().isoformat(timespec="seconds"),
+            "ids": ids, "customers": int(len(out)), "without_id": missing,
+            "control_share": control_share, "seed": seed if control_share else None,
+            "groups": out["group"].value_counts().to_dict() if "group" in out else None,
+            "rules": self.describe().to_dict(orient="records"),
+        }
+        meta = Path(f"{target}.manifest.json")
+        tmp = meta.with_name(f".{meta.name}.tmp")
+        tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
+        os.replace(tmp, meta)
+        return target
+
+
+def _assign(ids: pd.Series, share: float, seed: int) -> np.ndarray:
+    key = f"crm_lab{int(seed):09d}"[:16].ljust(16, "0")
+    hashed = pd.util.hash_pandas_object(ids.astype("str"), index=False, hash_key=key).to_numpy()
+    uniform = hashed / float(2**64)
+    return np.where(uniform < share, "control", "treatment")
+
+
+# --------------------------------------------------------------------------------------------
+# The six scenario recipes
+
+
+@dataclass
+class Recipe:
+    """Audiences of a scenario recipe and the table explaining how they were built."""
+
+    audiences: dict[str, Audience]
+    explanation: pd.DataFrame
+
+    def sizes(self) -> pd.Series:
+        """Customers per audience."""
+        return pd.Series({name: aud.size() for name, aud in self.audiences.items()}, name="customers")
+
+
+def new_product_launch(shop: Shop, new_product: str, related: Any = None, within: Any = "90D",
+                       high_value_min: float | None = None, top: int = 3, as_of: Any = None) -> Recipe:
+    """新品上新: buyers of B's top related products within the window who never bought B.
+
+    ``related`` defaults to the top partners from :func:`crm_lab.assoc.related_products`. The
+    audience splits into high-value (net amount in the window >= ``high_value_min``, default the
+    audience's 80th percentile) and the rest, touched with different channels (rich SMS vs SMS).
+    """
+    from crm_lab import assoc
+
+    if related is None:
+        partners = assoc.related_products(shop, new_product, top=top, min_count=5)
+        related = partners["partner"].tolist()
+        explanation = partners
+    else:
+        related = _as_list(related)
+        explanation = pd.DataFrame({"product": new_product, "partner": related, "basis": "given"})
+    if not related:
+        raise ValueError(f"no related products for {new_product}: pass related=[...]")
+    base = Audience(shop, as_of, f"new_product_{new_product}").bought(product=related, within=within).not_bought(product=new_product)
+    if high_value_min is None:
+        from crm_lab import summary
+
+        ids = base.customer_ids()
+        s = summary.customer_summary(shop, as_of=base.as_of)
+        high_value_min = float(s.loc[s.index.intersection(ids), "net_amount"].quantile(0.8)) if len(ids) else 0.0
+    high = base.min_net_amount(high_value_min)
+    high = replace(high, name=f"{base.name}_high_value")
+    rest = replace(base.minus(high), name=f"{base.name}_rest")
+    return Recipe({"high_value": high, "rest": rest}, explanation.assign(high_value_min=high_value_min))
+
+
+def sample_to_full_size(shop: Shop, sample_product: str, full_size_product: str | None = None,
+                        rm_min_net_amount: float | None = None, as_of: Any = None) -> Recipe:
+    """派样→正装: bought the sample, never the full-size product (from ``products.sample_of``)."""
+    if full_size_product is None:
+        products = engine.collect(shop.products)
+        match = products.loc[products["product_id"] == sample_product, "sample_of"].dropna()
+        if match.empty:
+            raise ValueError(f"{sample_product} is not a sample (products.sample_of is empty): pass full_size_product=")
+        full_size_product = str(match.iloc[0])
+    aud = Audience(shop, as_of, f"sample_{sample_product}").bought(product=sample_product).not_bought(product=full_size_product)
+    if rm_min_net_amount is not None:
+        aud = aud.min_net_amount(rm_min_net_amount)
+    return Recipe({"sample_not_full_size": aud}, pd.DataFrame({"sample": [sample_product], "full_size": [full_size_product]}))
+
+
+def influencer_new_customers(shop: Shop, influencer_ids: Any, within: Any = "90D", as_of: Any = None) -> Recipe:
+    """达人新客: customers whose first order ever came through these influencers within the window."""
+    infl = _as_list(influencer_ids)
+    base = Audience(shop, as_of, "influencer_new_customers")
+
+    def first_via(a: Audience) -> nw.LazyFrame:
+        orders = a._orders()
+        first = orders.group_by("customer_id").agg(nw.col("paid_at").min().alias("first_paid"))
+        via = (orders.join(first, on="customer_id").filter(nw.col("paid_at") == nw.col("first_paid"))
+               .filter(nw.col("influencer_id").is_in(infl) | nw.col("influencer_name").is_in(infl))
+               .filter(nw.col("paid_at") >= engine.timestamp(a._window_start(within), orders)))
+        return via.select("customer_id").unique()
+
+    aud = base._add(True, f"{_days(within).days}天内经达人 {', '.join(infl)} 首购的新客",
+                    f"first order ever via {', '.join(infl)} within {_days(within).days} days", first_via)
+    return Recipe({"new_via_influencer": aud}, pd.DataFrame({"influencer": infl}))
+
+
+def new_member_first_purchase(shop: Shop, joined_within: Any = "1D", as_of: Any = None) -> Recipe:
+    """新客首购: members who joined in the window and never bought (meant to run daily)."""
+    aud = Audience(shop, as_of, "new_member_first_purchase").member(joined_within=joined_within).not_bought()
+    return Recipe({"new_members": aud}, pd.DataFrame({"joined_within": [str(_days(joined_within))]}))
+
+
+def high_potential(shop: Shop, live_view_within: Any = "30D", add_to_cart_within: Any = "30D",
+                   not_bought_within: Any = "30D", as_of: Any = None) -> Recipe:
+    """高潜人群: watched a live stream or added to cart recently, and did not buy in the window."""
+    live = Audience(shop, as_of, "live_viewers").event("live_view", live_view_within)
+    cart = Audience(shop, as_of, "cart").event("add_to_cart", add_to_cart_within)
+    aud = replace(live.union(cart).not_bought(within=not_bought_within), name="high_potential")
+    return Recipe({"high_potential": aud}, pd.DataFrame({"live_view_within": [live_view_within], "add_to_cart_within": [add_to_cart_within],
+                                                         "not_bought_within": [not_bought_within]}))
+
+
+def promotion_waves(shop: Shop, event_start: Any, wave2_at: Any, r_min: int = 3, f_min: int = 2,
+                    exclude_new: bool = True, exclude_recent_buyers: Any = "14D") -> Recipe:
+    """大促两波: wave 1 from the RF core cells before the event; wave 2 = wave-1 non-buyers and refunders.
+
+    Wave 1 is scored as of the day before ``event_start``: RFM r_score >= ``r_min`` and f_score >=
+    ``f_min`` (net amounts), without customers who bought in the ``exclude_recent_buyers`` window.
+    Wave 2, as of ``wave2_at``: wave-1 customers with no order since ``event_start`` that kept its
+    value (a fully refunded order does not count as buying), plus wave-1 customers who refunded.
+    """
+    from crm_lab import rfm, summary
+
+    start = pd.Timestamp(event_start)
+    before = start - pd.Timedelta(days=1)
+    scored = rfm.score(summary.customer_summary(shop, as_of=before))
+    core = scored.index[(scored["r_score"] >= r_min) & (scored["f_score"] >= f_min)]
+    if exclude_new:
+        core = core[scored.loc[core, "frequency"] >= 1]
+    core_frame = pd.DataFrame({"customer_id": pd.Series(core, dtype="str")})
+    wave1 = Audience(shop, before, "wave1")._add(
+        True, f"大促前 RF 核心格 (R>={r_min}, F>={f_min})", f"RF core cells before the event (R>={r_min}, F>={f_min})",
+        lambda a: engine.like(a.shop.orders, core_frame))
+    if exclude_recent_buyers is not None:
+        wave1 = wave1.not_bought(within=exclude_recent_buyers)
+    wave1_ids = wave1.customer_ids()
+    orders = engine.lazy(shop.orders)
+    end = observation_end(pd.Timestamp(wave2_at))
+    since = orders.filter((nw.col("paid_at") >= engine.timestamp(start, orders)) & (nw.col("paid_at") < engine.timestamp(end, orders)))
+    since = since.with_columns(kept=nw.col("paid_amount") - nw.col("refund_amount").fill_null(0.0))
+    lines = engine.collect(since.select("customer_id", "kept", "refund_amount"))
+    lines = lines[lines["customer_id"].isin(wave1_ids)]
+    bought = set(lines.loc[lines["kept"] > 0, "customer_id"])
+    refunded = set(lines.loc[lines["refund_amount"].fillna(0) > 0, "customer_id"])
+    wave2_ids = sorted((set(wave1_ids) - bought) | (refunded & set(wave1_ids)))
+    wave2_frame = pd.DataFrame({"customer_id": pd.Series(wave2_ids, dtype="str")})
+    wave2 = Audience(shop, pd.Timestamp(wave2_at), "wave2")._add(
+        True, "第一波未购买（含退款）", "wave-1 customers who did not buy since the event started, or refunded",
+        lambda a: engine.like(a.shop.orders, wave2_frame))
+    explanation = pd.DataFrame({"wave": ["wave1", "wave2"], "as_of": [before, pd.Timestamp(wave2_at)],
+                                "customers": [len(wave1_ids), len(wave2_ids)],
+                                "bought_since_start": [np.nan, len(bought)], "refunded": [np.nan, len(refunded & set(wave1_ids))]})
+    return Recipe({"wave1": wave1, "wave2": wave2}, explanation)
