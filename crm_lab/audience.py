@@ -75,6 +75,9 @@ class _Rule:
     zh: str
     en: str
     select: Callable[[Audience], nw.LazyFrame]
+    # Optional: the same selection computed only over customers already kept (much less work
+    # for per-customer aggregates; the result is the same once intersected).
+    within_candidates: Callable[[Audience, nw.LazyFrame], nw.LazyFrame] | None = None
 
 
 @dataclass(frozen=True)
@@ -103,8 +106,9 @@ class Audience:
 
     # ---- building blocks ---------------------------------------------------------------------
 
-    def _add(self, include: bool, zh: str, en: str, select: Callable[[Audience], nw.LazyFrame]) -> Audience:
-        return replace(self, rules=(*self.rules, _Rule(include, zh, en, select)))
+    def _add(self, include: bool, zh: str, en: str, select: Callable[[Audience], nw.LazyFrame],
+             within_candidates: Callable[[Audience, nw.LazyFrame], nw.LazyFrame] | None = None) -> Audience:
+        return replace(self, rules=(*self.rules, _Rule(include, zh, en, select, within_candidates)))
 
     def _end(self) -> pd.Timestamp:
         return observation_end(self.as_of)
@@ -213,16 +217,22 @@ class Audience:
         if low is not None and high is not None and low > high:
             raise ValueError(f"{measure}: min {low} > max {high}")
 
-        def select(a: Audience) -> nw.LazyFrame:
-            lines = a._orders(within=within).with_columns(
-                net=nw.col("paid_amount") - nw.col("refund_amount").fill_null(0.0),
-                refunded=nw.when(nw.col("refund_amount").fill_null(0.0) > 0).then(nw.col("order_id")).otherwise(None),
-            )
-            per = lines.group_by("customer_id").agg(
-                nw.col("order_id").n_unique().alias("orders"), nw.col("net").sum().alias("net_amount"),
-                nw.col("paid_amount").sum().alias("paid_amount"),
-                nw.col("refunded").count().alias("refund_lines"),  # count() skips the nulls of unrefunded lines
-            )
+        def select(a: Audience, candidates: nw.LazyFrame | None = None) -> nw.LazyFrame:
+            lines = a._orders(within=within)
+            if candidates is not None:
+                lines = lines.join(candidates, on="customer_id", how="semi")
+            # Only the measure this rule needs: a distinct count or a sum over every customer costs.
+            if measure == "orders":
+                agg = nw.col("order_id").n_unique().alias(measure)
+            elif measure == "net_amount":
+                lines = lines.with_columns(net_amount=nw.col("paid_amount") - nw.col("refund_amount").fill_null(0.0))
+                agg = nw.col("net_amount").sum()
+            elif measure == "paid_amount":
+                agg = nw.col("paid_amount").sum()
+            else:  # refunded lines
+                lines = lines.with_columns(refund_lines=(nw.col("refund_amount").fill_null(0.0) > 0).cast(nw.Int64()))
+                agg = nw.col("refund_lines").sum()
+            per = lines.group_by("customer_id").agg(agg)
             expr = nw.lit(True)
             if low is not None:
                 expr = expr & (nw.col(measure) >= low)
@@ -234,7 +244,8 @@ class Audience:
         window_en = f" within {_days(within).days} days" if within is not None else ""
         bounds = [f">= {low:g}" if low is not None else "", f"<= {high:g}" if high is not None else ""]
         text = " 且 ".join(b for b in bounds if b)
-        return self._add(True, f"{window_zh}{zh} {text}", f"{en}{window_en} {' and '.join(b for b in bounds if b)}", select)
+        return self._add(True, f"{window_zh}{zh} {text}", f"{en}{window_en} {' and '.join(b for b in bounds if b)}", select,
+                         within_candidates=select)
 
     def orders_between(self, min: int | None = None, max: int | None = None, within: Any = None) -> Audience:  # noqa: A002
         """Keep customers whose number of orders lies in [min, max]."""
@@ -391,7 +402,11 @@ class Audience:
         first = next((r for r in self.rules if r.include), None)
         current = first.select(self) if first is not None else self._universe()
         for rule in self.rules:
-            if rule is not first:
+            if rule is first:
+                continue
+            if rule.include and rule.within_candidates is not None:
+                current = rule.within_candidates(self, current)
+            else:
                 current = current.join(rule.select(self), on="customer_id", how="semi" if rule.include else "anti")
         return current
 
