@@ -37,6 +37,7 @@ from crm_lab.data import Shop, atomic_write, observation_end
 __all__ = [
     "Audience",
     "Recipe",
+    "recipe_sizes",
     "new_product_launch",
     "promotion_waves",
     "sample_to_full_size",
@@ -503,6 +504,27 @@ class Recipe:
         """Customers per audience."""
         return pd.Series({name: aud.size() for name, aud in self.audiences.items()}, name="customers")
 
+    def export(self, folder: str | os.PathLike[str], prefix: str, control_share: float | None = 0.1, seed: int = 0) -> pd.DataFrame:
+        """Write each audience as ``<folder>/<prefix>_<name>.csv`` (ids and groups) with its manifest."""
+        rows = []
+        for name, aud in self.audiences.items():
+            path = Path(folder) / f"{prefix}_{name}.csv"
+            if aud.size() == 0:
+                rows.append({"audience": name, "file": None, "customers": 0})
+                continue
+            aud.export(path, control_share=control_share, seed=seed)
+            rows.append({"audience": name, "file": str(path), "customers": int(len(pd.read_csv(path, usecols=[0])))})
+        return pd.DataFrame(rows)
+
+
+def recipe_sizes(recipes: dict[str, Recipe]) -> pd.DataFrame:
+    """One row per scenario and audience: customers and the rules in Chinese."""
+    rows = []
+    for scenario, recipe in recipes.items():
+        for name, aud in recipe.audiences.items():
+            rows.append({"scenario": scenario, "audience": name, "customers": aud.size(), "rules": "；".join(aud.describe()["中文"])})
+    return pd.DataFrame(rows)
+
 
 def new_product_launch(shop: Shop, new_product: str, related: Any = None, within: Any = "90D",
                        high_value_min: float | None = None, top: int = 3, as_of: Any = None) -> Recipe:
@@ -529,7 +551,7 @@ def new_product_launch(shop: Shop, new_product: str, related: Any = None, within
 
         ids = base.customer_ids()
         s = summary.customer_summary(shop, as_of=base.as_of)
-        high_value_min = float(s.loc[s.index.intersection(ids), "net_amount"].quantile(0.8)) if len(ids) else 0.0
+        high_value_min = float(np.floor(s.loc[s.index.intersection(ids), "net_amount"].quantile(0.8))) if len(ids) else 0.0
     high = base.min_net_amount(high_value_min)
     high = replace(high, name=f"{base.name}_high_value")
     rest = replace(base.minus(high), name=f"{base.name}_rest")
@@ -551,8 +573,13 @@ def sample_to_full_size(shop: Shop, sample_product: str, full_size_product: str 
     return Recipe({"sample_not_full_size": aud}, pd.DataFrame({"sample": [sample_product], "full_size": [full_size_product]}))
 
 
-def influencer_new_customers(shop: Shop, influencer_ids: Any, within: Any = "90D", as_of: Any = None) -> Recipe:
-    """达人新客: customers whose first order ever came through these influencers within the window."""
+def influencer_new_customers(shop: Shop, influencer_ids: Any, within: Any = "90D", as_of: Any = None,
+                             top_products: int = 3, top_partners: int = 3) -> Recipe:
+    """达人新客→复购: customers whose first order ever came through these influencers in the window.
+
+    The explanation table lists what to offer them: the related products (:mod:`crm_lab.assoc`)
+    of the ``top_products`` products they bought most.
+    """
     infl = _as_list(influencer_ids)
     base = Audience(shop, as_of, "influencer_new_customers")
 
@@ -566,7 +593,22 @@ def influencer_new_customers(shop: Shop, influencer_ids: Any, within: Any = "90D
 
     aud = base._add(True, f"{_days(within).days}天内经达人 {', '.join(infl)} 首购的新客",
                     f"first order ever via {', '.join(infl)} within {_days(within).days} days", first_via)
-    return Recipe({"new_via_influencer": aud}, pd.DataFrame({"influencer": infl}))
+    return Recipe({"new_via_influencer": aud}, _recommendations(shop, aud, top_products, top_partners))
+
+
+def _recommendations(shop: Shop, aud: Audience, top_products: int, top_partners: int) -> pd.DataFrame:
+    """What to offer an audience next: related products (crm_lab.assoc) of what it bought most."""
+    from crm_lab import assoc
+
+    ids = aud.customer_ids()
+    lines = engine.collect(engine.lazy(shop.orders).select("customer_id", "product_id"))
+    bought = lines[lines["customer_id"].isin(ids)]["product_id"].value_counts().head(top_products)
+    frames = []
+    for product, buyers in bought.items():
+        partners = assoc.related_products(shop, product, top=top_partners, min_count=5)
+        frames.append(partners.assign(audience_buyers=int(buyers)))
+    columns = ["product", "partner", "count", "lift", "lift_shrunk", "audience_buyers"]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
 def new_member_first_purchase(shop: Shop, joined_within: Any = "1D", as_of: Any = None) -> Recipe:

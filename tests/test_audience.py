@@ -192,6 +192,9 @@ def test_influencer_new_customers_first_bought_through_them(shop):
     # The first order's lines share its time: any of them through KOL001 makes it an influencer order.
     first_orders = o.merge(first[["customer_id", "paid_at"]], on=["customer_id", "paid_at"])
     assert ids == set(first_orders.loc[first_orders["influencer_id"] == "KOL001", "customer_id"])
+    offers = recipe.explanation
+    assert len(offers) > 0 and {"product", "partner", "lift", "audience_buyers"} <= set(offers.columns)
+    assert (offers["product"] != offers["partner"]).all()
 
 
 def test_high_potential_combines_behaviour_and_orders(shop):

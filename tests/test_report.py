@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 
 import crm_lab as cl
@@ -140,3 +141,23 @@ def test_cli_simulate_writes_parquet(tmp_path):
     assert {p.name for p in out.glob("*.parquet")} == {f"{t}.parquet" for t in cl.data.SCHEMA}
     shop = cl.data.read_shop(out)
     assert shop.as_of == cl.datasets.make_shop(300, seed=3).as_of
+
+
+def test_audience_notebook_exports_ids_only_beside_the_report(tmp_path, shop_dir):
+    params = tmp_path / "aud.yaml"
+    params.write_text(
+        f"campaign: aud\ndata: {shop_dir}\nnotebooks:\n  - notebook: audience_builder\n"
+        "    parameters: {new_product: N01, sample_product: S01, influencers: [KOL001]}\n",
+        encoding="utf-8",
+    )
+    cl.report.run_params(params, out=tmp_path / "reports")
+    folder = tmp_path / "reports" / "aud"
+    page = (folder / "audience_builder.html").read_text(encoding="utf-8")
+    assert "人群圈选" in page and "import crm_lab" not in page
+    files = sorted(folder.glob("audience_*.csv"))
+    assert files and all(f.with_name(f.name + ".manifest.json").exists() for f in files)
+    for f in files:
+        exported = pd.read_csv(f, dtype=str)
+        assert list(exported.columns) == ["id", "group"] and set(exported["group"]) <= {"treatment", "control"}
+        assert not PHONE.search(f.read_text(encoding="utf-8"))
+    assert not PHONE.search(_visible_text(page))
