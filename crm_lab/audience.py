@@ -103,7 +103,11 @@ class Audience:
         as_of = self.as_of if self.as_of is not None else self.shop.as_of
         if as_of is None:
             raise ValueError("Audience needs as_of (the shop has none)")
-        object.__setattr__(self, "as_of", pd.Timestamp(as_of))
+        as_of = pd.Timestamp(as_of)
+        if self.shop.as_of is not None and as_of.normalize() > pd.Timestamp(self.shop.as_of).normalize():
+            raise ValueError(f"as_of {as_of.date()} is after the shop's data end {pd.Timestamp(self.shop.as_of).date()}: "
+                             "windows would reach into days with no data. Fix: use an as_of on or before the data end")
+        object.__setattr__(self, "as_of", as_of)
 
     # ---- building blocks ---------------------------------------------------------------------
 
@@ -168,7 +172,7 @@ class Audience:
             raise ValueError(f"window {within!r} must be positive")
 
     @staticmethod
-    def _what(product: Any, sku: Any, category: Any, influencer: Any, genre: Any) -> tuple[str, str]:
+    def _what(product: Any, sku: Any, category: Any, influencer: Any, genre: Any, source: Any = None) -> tuple[str, str]:
         zh, en = [], []
         if product is not None:
             zh.append(", ".join(_as_list(product)))
@@ -185,33 +189,40 @@ class Audience:
         if genre is not None:
             zh.append("流量体裁 " + ", ".join(_as_list(genre)))
             en.append("traffic genre " + ", ".join(_as_list(genre)))
+        if source is not None:
+            zh.append("流量来源 " + ", ".join(_as_list(source)))
+            en.append("traffic source " + ", ".join(_as_list(source)))
         return (" ".join(zh) or "任意商品"), (", ".join(en) or "anything")
 
     # ---- order rules ---------------------------------------------------------------------
 
     def bought(self, product: Any = None, sku: Any = None, category: Any = None, within: Any = None,
-               influencer: Any = None, genre: Any = None) -> Audience:
-        """Keep customers who bought (any of) these, within the window before as_of (default: ever)."""
+               influencer: Any = None, genre: Any = None, source: Any = None) -> Audience:
+        """Keep customers who bought (any of) these, within the window before as_of (default: ever).
+
+        Filters combine: products / SKUs / categories, influencer ids or names (达人), traffic
+        genre (live, short_video, product_card, other) and traffic source (流量来源, e.g. 精选联盟).
+        """
         self._check_known("product_id", product)
         self._check_known("sku_id", sku)
         self._check_window(within)
-        what_zh, what_en = self._what(product, sku, category, influencer, genre)
+        what_zh, what_en = self._what(product, sku, category, influencer, genre, source)
         when_zh = f"{_days(within).days}天内" if within is not None else "曾经"
         when_en = f"within {_days(within).days} days" if within is not None else "ever"
         return self._add(True, f"{when_zh}购买过 {what_zh}", f"bought {what_en} {when_en}",
-                         lambda a: a._orders(product, sku, category, within, influencer, genre).select("customer_id").unique())
+                         lambda a: a._orders(product, sku, category, within, influencer, genre, source).select("customer_id").unique())
 
     def not_bought(self, product: Any = None, sku: Any = None, category: Any = None, within: Any = None,
-                   influencer: Any = None, genre: Any = None) -> Audience:
+                   influencer: Any = None, genre: Any = None, source: Any = None) -> Audience:
         """Drop customers who bought (any of) these within the window (default: ever)."""
         self._check_known("product_id", product)
         self._check_known("sku_id", sku)
         self._check_window(within)
-        what_zh, what_en = self._what(product, sku, category, influencer, genre)
+        what_zh, what_en = self._what(product, sku, category, influencer, genre, source)
         when_zh = f"{_days(within).days}天内" if within is not None else ""
         when_en = f" within {_days(within).days} days" if within is not None else " (ever)"
         return self._add(False, f"排除{when_zh}购买过 {what_zh}", f"exclude those who bought {what_en}{when_en}",
-                         lambda a: a._orders(product, sku, category, within, influencer, genre).select("customer_id").unique())
+                         lambda a: a._orders(product, sku, category, within, influencer, genre, source).select("customer_id").unique())
 
     def _aggregate(self, measure: str, low: float | None, high: float | None, within: Any, zh: str, en: str) -> Audience:
         self._check_window(within)
@@ -628,11 +639,12 @@ def high_potential(shop: Shop, live_view_within: Any = "30D", add_to_cart_within
 
 
 def promotion_waves(shop: Shop, event_start: Any, wave2_at: Any, r_min: int = 3, f_min: int = 2,
-                    exclude_new: bool = True, exclude_recent_buyers: Any = "14D") -> Recipe:
+                    m_min: int | None = None, exclude_new: bool = True, exclude_recent_buyers: Any = "14D") -> Recipe:
     """大促两波: wave 1 from the RF core cells before the event; wave 2 = wave-1 non-buyers and refunders.
 
     Wave 1 is scored as of the day before ``event_start``: RFM r_score >= ``r_min`` and f_score >=
-    ``f_min`` (net amounts), without customers who bought in the ``exclude_recent_buyers`` window.
+    ``f_min`` (the RF core cells; add ``m_min`` for RM cells, scored on net amounts), without
+    customers who bought in the ``exclude_recent_buyers`` window.
     Wave 2, as of ``wave2_at``: wave-1 customers with no order since ``event_start`` that kept its
     value (a fully refunded order does not count as buying), plus wave-1 customers who refunded.
     """
@@ -641,7 +653,10 @@ def promotion_waves(shop: Shop, event_start: Any, wave2_at: Any, r_min: int = 3,
     start = pd.Timestamp(event_start)
     before = start - pd.Timedelta(days=1)
     scored = rfm.score(summary.customer_summary(shop, as_of=before))
-    core = scored.index[(scored["r_score"] >= r_min) & (scored["f_score"] >= f_min)]
+    keep = (scored["r_score"] >= r_min) & (scored["f_score"] >= f_min)
+    if m_min is not None:
+        keep &= scored["m_score"] >= m_min
+    core = scored.index[keep]
     if exclude_new:
         core = core[scored.loc[core, "frequency"] >= 1]
     core_frame = pd.DataFrame({"customer_id": pd.Series(core, dtype="str")})

@@ -48,6 +48,8 @@ def test_order_count_refunds_genre_influencer_category(shop):
     via = set(o.loc[o["influencer_id"] == "KOL003", "customer_id"])
     assert set(Audience(shop).bought(influencer="KOL003").customer_ids()) == via
     assert set(Audience(shop).bought(influencer="甜心酱").customer_ids()) == via  # by name too
+    affiliate = set(o.loc[o["traffic_source"] == "精选联盟", "customer_id"])
+    assert set(Audience(shop).bought(source="精选联盟").customer_ids()) == affiliate
     skincare = set(shop.products.loc[shop.products["category"] == "skincare", "product_id"])
     assert set(Audience(shop).bought(category="skincare").customer_ids()) == set(o.loc[o["product_id"].isin(skincare), "customer_id"])
 
@@ -133,6 +135,8 @@ def test_bad_rules_are_clear_errors(shop):
         Audience(shop).rfm_segment("VIP")
     with pytest.raises(ValueError, match="min 5 > max 2"):
         Audience(shop).orders_between(5, 2)
+    with pytest.raises(ValueError, match="after the shop's data end"):
+        Audience(shop, as_of="2026-06-30")
     with pytest.warns(UserWarning, match="empty"):
         assert Audience(shop).bought(product="N01").not_bought(product="N01").customer_ids().empty
 
@@ -168,6 +172,8 @@ def test_promotion_wave_two_holds_no_wave_one_buyer(shop):
     assert not (wave2 & set(kept["customer_id"])) - refunders
     recent = o[(o["paid_at"] >= "2025-10-06") & (o["paid_at"] < "2025-10-20")]
     assert not wave1 & set(recent["customer_id"])  # bought in the 14 days before: excluded
+    rm = cl.audience.promotion_waves(shop, "2025-10-20", "2025-11-05", m_min=4)
+    assert set(rm.audiences["wave1"].customer_ids()) < wave1
 
 
 def test_new_product_launch_targets_partner_buyers_who_never_bought_it(shop):
