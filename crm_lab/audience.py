@@ -196,6 +196,22 @@ class Audience:
 
     # ---- order rules ---------------------------------------------------------------------
 
+    def _purchase(self, include: bool, product: Any, sku: Any, category: Any, within: Any, influencer: Any,
+                  genre: Any, source: Any) -> Audience:
+        self._check_known("product_id", product)
+        self._check_known("sku_id", sku)
+        self._check_window(within)
+        what_zh, what_en = self._what(product, sku, category, influencer, genre, source)
+        days = _days(within).days if within is not None else None
+        if include:
+            zh = f"{days}天内购买过 {what_zh}" if days is not None else f"曾经购买过 {what_zh}"
+            en = f"bought {what_en} " + (f"within {days} days" if days is not None else "ever")
+        else:
+            zh = f"排除{days}天内购买过 {what_zh}" if days is not None else f"排除购买过 {what_zh}"
+            en = f"exclude those who bought {what_en}" + (f" within {days} days" if days is not None else " (ever)")
+        return self._add(include, zh, en,
+                         lambda a: a._orders(product, sku, category, within, influencer, genre, source).select("customer_id").unique())
+
     def bought(self, product: Any = None, sku: Any = None, category: Any = None, within: Any = None,
                influencer: Any = None, genre: Any = None, source: Any = None) -> Audience:
         """Keep customers who bought (any of) these, within the window before as_of (default: ever).
@@ -203,26 +219,12 @@ class Audience:
         Filters combine: products / SKUs / categories, influencer ids or names (达人), traffic
         genre (live, short_video, product_card, other) and traffic source (流量来源, e.g. 精选联盟).
         """
-        self._check_known("product_id", product)
-        self._check_known("sku_id", sku)
-        self._check_window(within)
-        what_zh, what_en = self._what(product, sku, category, influencer, genre, source)
-        when_zh = f"{_days(within).days}天内" if within is not None else "曾经"
-        when_en = f"within {_days(within).days} days" if within is not None else "ever"
-        return self._add(True, f"{when_zh}购买过 {what_zh}", f"bought {what_en} {when_en}",
-                         lambda a: a._orders(product, sku, category, within, influencer, genre, source).select("customer_id").unique())
+        return self._purchase(True, product, sku, category, within, influencer, genre, source)
 
     def not_bought(self, product: Any = None, sku: Any = None, category: Any = None, within: Any = None,
                    influencer: Any = None, genre: Any = None, source: Any = None) -> Audience:
         """Drop customers who bought (any of) these within the window (default: ever)."""
-        self._check_known("product_id", product)
-        self._check_known("sku_id", sku)
-        self._check_window(within)
-        what_zh, what_en = self._what(product, sku, category, influencer, genre, source)
-        when_zh = f"{_days(within).days}天内" if within is not None else ""
-        when_en = f" within {_days(within).days} days" if within is not None else " (ever)"
-        return self._add(False, f"排除{when_zh}购买过 {what_zh}", f"exclude those who bought {what_en}{when_en}",
-                         lambda a: a._orders(product, sku, category, within, influencer, genre, source).select("customer_id").unique())
+        return self._purchase(False, product, sku, category, within, influencer, genre, source)
 
     def _aggregate(self, measure: str, low: float | None, high: float | None, within: Any, zh: str, en: str) -> Audience:
         self._check_window(within)
