@@ -223,7 +223,7 @@ def make_shop(
         ("618_2025_sms", "2025-06-05 10:00", "sms", 0.05, 0.10, 0.02, 0.08),
         ("d11_2025_wave1", "2025-10-25 10:00", "rich_sms", 0.30, 0.20, 0.03, 0.10),
     ]
-    touch_frames, uplift_rows, campaign_rows = [], [], []
+    touch_frames, uplift_rows, campaign_rows, segment_frames = [], [], [], []
     if campaigns:
         order_order = np.lexsort((order_t, order_cust))
         sorted_cust, sorted_t = order_cust[order_order], order_t[order_order]
@@ -271,6 +271,8 @@ def make_shop(
                         "extra_order_probability": u_live if seg == "live_viewer_30d" else (u_base if seg == "other" else np.nan),
                     }
                 )
+            segment_frames.append(pd.DataFrame({"campaign_id": cid, "customer_id": customer_ids[audience],
+                                                "segment": np.where(live_recent, "live_viewer_30d", "other")}))
             responders = audience[extra & ~is_control]
             order_cust = np.concatenate([order_cust, responders])
             order_t = np.concatenate([order_t, sent_t + delay[extra & ~is_control]])
@@ -600,6 +602,9 @@ def make_shop(
         ),
         "campaigns": pd.DataFrame(campaign_rows),
         "uplift": pd.DataFrame(uplift_rows),
+        # The segment each touched customer was in when the touch was sent (live view in the 30 days before).
+        "touch_segments": pd.concat(segment_frames, ignore_index=True).astype({"customer_id": "str"}) if segment_frames
+        else pd.DataFrame(columns=["campaign_id", "customer_id", "segment"]),
         "campaign_orders": pd.DataFrame({"order_id": order_num[order_src == 1].astype(str)}),
     }
     return Shop(

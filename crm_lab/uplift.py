@@ -1,0 +1,294 @@
+"""Did the touch work, and for whom: treatment vs control with honest intervals.
+
+:func:`test` compares each treatment arm with the control arm on a 0/1 outcome (responded) and,
+optionally, a value per customer (net amount): rates with Wilson intervals, the absolute
+difference with its interval, the relative lift with a delta-method interval on the log ratio,
+a two-proportion z-test, Welch's t-test and a bootstrap interval on the value, incremental value,
+ROI and break-even cost per touch. A sample-ratio-mismatch check runs first; per-segment results
+carry Holm or Benjamini-Hochberg corrected p-values. :func:`power` plans a test and gives the
+minimum detectable lift of a finished one.
+
+Examples
+--------
+>>> import numpy as np, pandas as pd
+>>> import crm_lab as cl
+>>> rng = np.random.default_rng(0)
+>>> df = pd.DataFrame({"group": np.repeat(["control", "treatment"], 5_000),
+...                    "responded": np.r_[rng.random(5_000) < 0.10, rng.random(5_000) < 0.12].astype(int)})
+>>> res = cl.uplift.test(df, outcome="responded")
+>>> res.summary().loc["treatment", "relative_lift"] > 0
+True
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import special, stats
+
+__all__ = ["test", "UpliftResult", "power", "wilson"]
+
+
+def wilson(successes: np.ndarray, n: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval of a proportion.
+
+    Examples
+    --------
+    >>> from crm_lab.uplift import wilson
+    >>> lo, hi = wilson(10, 100)
+    >>> round(float(lo), 4), round(float(hi), 4)
+    (0.0552, 0.1744)
+    """
+    k, n = np.asarray(successes, dtype=float), np.asarray(n, dtype=float)
+    z = special.ndtri(0.5 + level / 2)
+    p = k / n
+    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
+    return centre - half, centre + half
+
+
+def _bootstrap_mean_diff(t: np.ndarray, c: np.ndarray, draws: int, rng: np.random.Generator) -> np.ndarray:
+    """Bootstrap the difference of means, resampling only non-zero values.
+
+    A resample of n values with k non-zeros among them has Binomial(n, k/n) non-zeros, each a
+    uniform draw from the non-zero values: the same distribution as resampling all n, at the cost
+    of the non-zeros only (most customers spend nothing).
+    """
+
+    def means(x: np.ndarray) -> np.ndarray:
+        nz = x[x != 0]
+        if nz.size == 0:
+            return np.zeros(draws)
+        counts = rng.binomial(x.size, nz.size / x.size, draws)
+        picks = nz[rng.integers(0, nz.size, counts.sum())]
+        sums = np.add.reduceat(np.r_[picks, 0.0], np.r_[0, np.cumsum(counts)[:-1]])[:draws]
+        return np.where(counts > 0, sums, 0.0) / x.size
+
+    return means(t) - means(c)
+
+
+@dataclass
+class UpliftResult:
+    """Result of :func:`test`.
+
+    Attributes
+    ----------
+    arms : pandas.DataFrame
+        Per arm: customers, responders, rate with Wilson interval, value per customer.
+    comparisons : pandas.DataFrame
+        Per treatment arm vs control: differences, lifts, intervals, p-values, ROI.
+    segments : pandas.DataFrame or None
+        The comparisons per segment, with corrected p-values.
+    srm : dict
+        Sample-ratio check: chi2, p_value, planned shares, passed.
+    notes : list of str
+    """
+
+    arms: pd.DataFrame
+    comparisons: pd.DataFrame
+    segments: pd.DataFrame | None
+    srm: dict[str, Any]
+    level: float
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> pd.DataFrame:
+        """One row per treatment arm: the comparison with the control arm."""
+        return self.comparisons
+
+    def plot(self, ax: Any = None) -> Any:
+        """Response rate per arm with Wilson intervals; returns the Axes."""
+        from crm_lab import plots
+
+        data = self.arms.reset_index().rename(columns={"index": "arm"})
+        ax = plots.bar(data, x="arm", y="rate", ax=ax, kind="percent", title="响应率 Response rate", xlabel="", ylabel="")
+        ax.errorbar(np.arange(len(data)), data["rate"], yerr=[data["rate"] - data["rate_low"], data["rate_high"] - data["rate"]],
+                    fmt="none", ecolor="#333333", capsize=4)
+        return ax
+
+
+def _compare(t: pd.DataFrame, c: pd.DataFrame, outcome: str, value: str | None, cost: str | None,
+             level: float, bootstrap: int, rng: np.random.Generator) -> dict[str, float]:
+    z = special.ndtri(0.5 + level / 2)
+    n1, n0 = len(t), len(c)
+    k1, k0 = float(t[outcome].sum()), float(c[outcome].sum())
+    p1, p0 = k1 / n1, k0 / n0
+    diff = p1 - p0
+    se = np.sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)
+    pooled = (k1 + k0) / (n1 + n0)
+    se_pooled = np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n0))
+    zstat = diff / se_pooled if se_pooled > 0 else np.nan
+    out = {
+        "customers": n1, "control_customers": n0, "rate": p1, "control_rate": p0,
+        "difference": diff, "difference_low": diff - z * se, "difference_high": diff + z * se,
+        "z": zstat, "p_value": 2 * stats.norm.sf(abs(zstat)) if np.isfinite(zstat) else np.nan,
+    }
+    if k1 > 0 and k0 > 0:
+        log_rr = np.log(p1 / p0)
+        se_log = np.sqrt((1 - p1) / k1 + (1 - p0) / k0)  # delta method: var(log p) = (1 - p) / (n p)
+        out.update(relative_lift=p1 / p0 - 1, relative_lift_low=np.exp(log_rr - z * se_log) - 1,
+                   relative_lift_high=np.exp(log_rr + z * se_log) - 1)
+    else:
+        out.update(relative_lift=np.nan, relative_lift_low=np.nan, relative_lift_high=np.nan)
+    if value is not None:
+        v1, v0 = t[value].to_numpy(float), c[value].to_numpy(float)
+        m1, m0 = v1.mean(), v0.mean()
+        welch = stats.ttest_ind(v1, v0, equal_var=False)
+        s1, s0 = v1.var(ddof=1) / n1, v0.var(ddof=1) / n0
+        dof = (s1 + s0) ** 2 / (s1**2 / (n1 - 1) + s0**2 / (n0 - 1)) if (s1 + s0) > 0 else np.inf
+        tq = stats.t.ppf(0.5 + level / 2, dof) if np.isfinite(dof) else z
+        boot = _bootstrap_mean_diff(v1, v0, bootstrap, rng) if bootstrap else np.array([np.nan])
+        lo_b, hi_b = np.quantile(boot, [(1 - level) / 2, 0.5 + level / 2])
+        out.update(value_per_customer=m1, control_value_per_customer=m0, value_difference=m1 - m0,
+                   value_difference_low=m1 - m0 - tq * np.sqrt(s1 + s0), value_difference_high=m1 - m0 + tq * np.sqrt(s1 + s0),
+                   value_p_value=float(welch.pvalue), value_bootstrap_low=lo_b, value_bootstrap_high=hi_b,
+                   incremental_value=(m1 - m0) * n1, incremental_value_low=(m1 - m0 - tq * np.sqrt(s1 + s0)) * n1,
+                   incremental_value_high=(m1 - m0 + tq * np.sqrt(s1 + s0)) * n1,
+                   break_even_cost_per_touch=m1 - m0)
+        if cost is not None:
+            total_cost = float(t[cost].sum())
+            out.update(cost=total_cost, roi=out["incremental_value"] / total_cost if total_cost > 0 else np.nan)
+    return out
+
+
+def test(
+    df: pd.DataFrame,
+    group: str = "group",
+    outcome: str = "responded",
+    value: str | None = None,
+    cost: str | None = None,
+    segments: str | None = None,
+    control: str = "control",
+    arms: list[str] | None = None,
+    planned: dict[str, float] | None = None,
+    correction: str = "holm",
+    level: float = 0.95,
+    bootstrap: int = 2_000,
+    seed: int = 0,
+) -> UpliftResult:
+    """Compare every treatment arm with the control arm.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        One row per customer in the test.
+    group, outcome, value, cost, segments : str
+        Columns: arm label; 0/1 response; value per customer (e.g. net amount, >= 0); cost per
+        customer (touch cost); segment label for per-segment results.
+    control : str
+        The control arm's label.
+    arms : list of str, optional
+        The arms expected; other or missing arms are an error.
+    planned : dict, optional
+        Planned share per arm for the sample-ratio check (default: equal shares).
+    correction : {"holm", "fdr_bh"}
+        Multiple-testing correction of per-segment p-values.
+    level : float
+        Confidence level of every interval.
+    bootstrap : int
+        Bootstrap draws for the value difference (0: skip).
+
+    Returns
+    -------
+    UpliftResult
+    """
+    from statsmodels.stats.multitest import multipletests
+
+    for col in (group, outcome, value, cost, segments):
+        if col is not None and col not in df:
+            raise ValueError(f"test: no column {col!r}; columns: {list(df.columns)}")
+    if df.empty:
+        raise ValueError("test: no rows")
+    labels = df[group].astype("str")
+    present = sorted(labels.unique())
+    if arms is not None and sorted(map(str, arms)) != present:
+        raise ValueError(f"{group}: expected arms {sorted(map(str, arms))}, found {present}")
+    if control not in present:
+        raise ValueError(f"{group}: no control arm {control!r}; arms found: {present}")
+    if len(present) < 2:
+        raise ValueError(f"{group}: only one arm ({present}); a test needs a control and a treatment")
+    y = pd.to_numeric(df[outcome], errors="coerce")
+    bad = ~y.isin([0, 1])
+    if bad.any():
+        raise ValueError(f"{outcome}: {int(bad.sum())} value(s) not 0/1 (rows {', '.join(map(str, df.index[bad][:5]))})")
+    for col in (value, cost):
+        if col is not None:
+            v = pd.to_numeric(df[col], errors="coerce")
+            wrong = v.isna() | (v < 0)
+            if wrong.any():
+                raise ValueError(f"{col}: {int(wrong.sum())} missing or negative value(s) (rows {', '.join(map(str, df.index[wrong][:5]))})")
+    data = df.assign(**{group: labels, outcome: y.astype(int)})
+    counts = data[group].value_counts().reindex(present)
+    shares = pd.Series(planned if planned is not None else {a: 1 / len(present) for a in present}, dtype=float)
+    if set(shares.index) != set(present):
+        raise ValueError(f"planned: shares for {sorted(shares.index)}, arms are {present}")
+    expected = shares.reindex(present) / shares.sum() * counts.sum()
+    chi2, srm_p = stats.chisquare(counts.to_numpy(), expected.to_numpy())
+    srm = {"chi2": float(chi2), "p_value": float(srm_p), "counts": counts.to_dict(), "planned": shares.to_dict(), "passed": bool(srm_p >= 0.001)}
+    notes = []
+    if not srm["passed"]:
+        message = (f"SAMPLE RATIO MISMATCH: arms {counts.to_dict()} vs planned shares {shares.to_dict()} "
+                   f"(chi2 {chi2:.1f}, p = {srm_p:.2g}). The split is broken; treat every result below as suspect.")
+        warnings.warn(message, stacklevel=2)
+        notes.append(message)
+    lo, hi = wilson(data.groupby(group)[outcome].sum().reindex(present), counts)
+    arms_table = pd.DataFrame({"customers": counts, "responders": data.groupby(group)[outcome].sum().reindex(present),
+                               "rate": data.groupby(group)[outcome].mean().reindex(present), "rate_low": lo, "rate_high": hi})
+    if value is not None:
+        arms_table["value_per_customer"] = data.groupby(group)[value].mean().reindex(present)
+    rng = np.random.default_rng(seed)
+    ctrl = data[data[group] == control]
+    rows = {arm: _compare(data[data[group] == arm], ctrl, outcome, value, cost, level, bootstrap, rng)
+            for arm in present if arm != control}
+    comparisons = pd.DataFrame(rows).T
+    seg_table = None
+    if segments is not None:
+        seg_rows = []
+        for seg, part in data.groupby(segments, observed=True):
+            c = part[part[group] == control]
+            for arm in present:
+                if arm == control:
+                    continue
+                t = part[part[group] == arm]
+                if len(t) == 0 or len(c) == 0:
+                    notes.append(f"segment {seg!r}: arm {arm} or control is empty; skipped")
+                    continue
+                seg_rows.append({"segment": seg, "arm": arm, **_compare(t, c, outcome, value, cost, level, bootstrap, rng)})
+        seg_table = pd.DataFrame(seg_rows)
+        if len(seg_table):
+            seg_table["p_value_adjusted"] = multipletests(seg_table["p_value"].fillna(1.0), method=correction)[1]
+            seg_table["correction"] = correction
+    return UpliftResult(arms_table, comparisons, seg_table, srm, level, notes)
+
+
+def power(baseline_rate: float, relative_lift: float | None = None, customers_per_arm: float | None = None,
+          alpha: float = 0.05, power: float = 0.8, ratio: float = 1.0) -> dict[str, float]:
+    """Plan a test (customers needed) or judge a finished one (minimum detectable lift).
+
+    Give ``relative_lift`` to get the treatment-arm size needed (control = size x ``ratio``), or
+    ``customers_per_arm`` to get the smallest relative lift detectable with ``power``. Two-sided
+    two-proportion test (statsmodels ``NormalIndPower`` on Cohen's h).
+
+    Examples
+    --------
+    >>> from crm_lab.uplift import power
+    >>> round(power(0.10, relative_lift=0.10)["customers_treatment"])
+    14749
+    """
+    from statsmodels.stats.power import NormalIndPower
+    from statsmodels.stats.proportion import proportion_effectsize
+
+    analysis = NormalIndPower()
+    if relative_lift is not None:
+        h = proportion_effectsize(baseline_rate * (1 + relative_lift), baseline_rate)
+        n = analysis.solve_power(effect_size=abs(h), alpha=alpha, power=power, ratio=ratio)
+        return {"customers_treatment": float(n), "customers_control": float(n * ratio), "relative_lift": relative_lift}
+    if customers_per_arm is None:
+        raise ValueError("give relative_lift (to plan) or customers_per_arm (for the minimum detectable lift)")
+    h = analysis.solve_power(nobs1=customers_per_arm, alpha=alpha, power=power, ratio=ratio)
+    # Invert Cohen's h = 2 asin(sqrt(p1)) - 2 asin(sqrt(p0)) for p1.
+    p1 = np.sin(np.arcsin(np.sqrt(baseline_rate)) + h / 2) ** 2
+    return {"minimum_detectable_rate": float(p1), "minimum_detectable_lift": float(p1 / baseline_rate - 1)}

@@ -1,0 +1,121 @@
+"""Uplift tests and response windows: Hillstrom, interval coverage, the shop's true uplift."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import crm_lab as cl
+from crm_lab import uplift
+
+
+@pytest.fixture(scope="module")
+def hillstrom():
+    if not cl.datasets.shared_data_path("hillstrom.csv").exists():
+        pytest.skip("../shared/data is not beside this checkout")
+    return cl.datasets.load_hillstrom()
+
+
+def test_hillstrom_published_figures(hillstrom):
+    visit = uplift.test(hillstrom, group="segment", outcome="visit", value="spend", control="No E-Mail",
+                        arms=["Mens E-Mail", "Womens E-Mail", "No E-Mail"])
+    rates = visit.arms["rate"].round(4)
+    assert rates.to_dict() == {"Mens E-Mail": 0.1828, "No E-Mail": 0.1062, "Womens E-Mail": 0.1514}
+    spend = visit.arms["value_per_customer"].round(3).to_dict()
+    assert spend == {"Mens E-Mail": 1.423, "No E-Mail": 0.653, "Womens E-Mail": 1.077}
+    conversion = uplift.test(hillstrom, group="segment", outcome="conversion", control="No E-Mail")
+    assert conversion.arms["rate"].round(5).to_dict() == {"Mens E-Mail": 0.01253, "No E-Mail": 0.00573, "Womens E-Mail": 0.00884}
+    assert visit.srm["passed"] and visit.srm["p_value"] > 0.5
+    mens = visit.summary().loc["Mens E-Mail"]
+    assert round(mens["difference"] * 100, 2) == 7.66
+    assert mens["difference_low"] < 0.0766 < mens["difference_high"] and mens["difference_high"] - mens["difference_low"] < 0.015
+    assert mens["relative_lift_low"] < mens["relative_lift"] < mens["relative_lift_high"]
+    # Welch and bootstrap intervals on spend agree in width to 25%.
+    welch = mens["value_difference_high"] - mens["value_difference_low"]
+    boot = mens["value_bootstrap_high"] - mens["value_bootstrap_low"]
+    assert abs(boot / welch - 1) < 0.25 and mens["value_p_value"] < 1e-6
+
+
+def test_relative_lift_interval_covers_the_truth_93_to_97_percent():
+    rng = np.random.default_rng(42)
+    p0, lift, n, sims = 0.08, 0.25, 3_000, 800
+    covered = 0
+    for _ in range(sims):
+        df = pd.DataFrame({"group": np.repeat(["control", "treatment"], n),
+                           "responded": np.r_[rng.random(n) < p0, rng.random(n) < p0 * (1 + lift)].astype(int)})
+        row = uplift.test(df, bootstrap=0).summary().loc["treatment"]
+        covered += row["relative_lift_low"] <= lift <= row["relative_lift_high"]
+    assert 0.93 <= covered / sims <= 0.97, covered / sims
+
+
+@pytest.mark.parametrize("campaign_id", ["618_2025_sms", "d11_2025_wave1"])
+def test_true_uplift_per_segment_lies_in_the_intervals(campaign_id):
+    shop = cl.datasets.make_shop(20_000, seed=3)
+    r = cl.campaign.response(shop, campaign_id)
+    segments = shop.truth["touch_segments"].query("campaign_id == @campaign_id").set_index("customer_id")["segment"]
+    r["segment"] = r["customer_id"].map(segments)
+    share = shop.truth["campaigns"].set_index("campaign_id").loc[campaign_id, "control_share"]
+    res = uplift.test(r, outcome="responded_7d", value="net_7d", cost="cost", segments="segment",
+                      planned={"control": share, "treatment": 1 - share})
+    truth = shop.truth["uplift"].query("campaign_id == @campaign_id").set_index("segment")["true_uplift_7d"]
+    assert res.srm["passed"]
+    overall = res.summary().loc["treatment"]
+    assert overall["difference_low"] <= truth["all"] <= overall["difference_high"]
+    for _, row in res.segments.iterrows():
+        assert row["difference_low"] <= truth[row["segment"]] <= row["difference_high"], row["segment"]
+    live = res.segments.set_index("segment").loc["live_viewer_30d", "difference"]
+    assert live > res.segments.set_index("segment").loc["other", "difference"]  # the planted heterogeneity
+    assert overall["roi"] > 0 and overall["cost"] > 0
+
+
+def test_response_windows_match_a_direct_computation(small_shop):
+    r = cl.campaign.response(small_shop, "d11_2025_wave1")
+    t = small_shop.touches.query("campaign_id == 'd11_2025_wave1'")
+    assert len(r) == len(t) and set(r["group"]) == {"treatment", "control"}
+    o = small_shop.orders.merge(t[["customer_id", "sent_at"]], on="customer_id")
+    for label, days in (("24h", 1), ("7d", 7)):
+        inside = o[(o["paid_at"] > o["sent_at"]) & (o["paid_at"] <= o["sent_at"] + pd.Timedelta(days=days))]
+        expected = inside.groupby("customer_id")["order_id"].nunique()
+        got = r.set_index("customer_id")[f"orders_{label}"]
+        assert got[got > 0].sort_index().to_dict() == expected.sort_index().to_dict()
+    assert (r["responded_24h"] <= r["responded_7d"]).all()
+
+
+def test_sample_ratio_mismatch_is_loud():
+    df = pd.DataFrame({"group": ["control"] * 100 + ["treatment"] * 900, "responded": [0, 1] * 500})
+    with pytest.warns(UserWarning, match="SAMPLE RATIO MISMATCH"):
+        res = uplift.test(df, planned={"control": 0.5, "treatment": 0.5}, bootstrap=0)
+    assert not res.srm["passed"] and res.notes
+    ok = uplift.test(df, planned={"control": 0.1, "treatment": 0.9}, bootstrap=0)
+    assert ok.srm["passed"]
+
+
+def test_power_and_minimum_detectable_lift():
+    plan = uplift.power(0.10, relative_lift=0.10)
+    assert 14_000 < plan["customers_treatment"] < 15_500
+    mde = uplift.power(0.10, customers_per_arm=plan["customers_treatment"])
+    assert mde["minimum_detectable_lift"] == pytest.approx(0.10, rel=0.02)
+    with pytest.raises(ValueError, match="relative_lift"):
+        uplift.power(0.1)
+
+
+def test_bad_input_is_a_clear_error(small_shop):
+    df = pd.DataFrame({"group": ["control", "treatment", "treatment"], "responded": [0, 1, 0], "net": [0.0, 5.0, 0.0]})
+    with pytest.raises(ValueError, match="expected arms"):
+        uplift.test(df, arms=["control", "treatment", "rich_sms"])
+    with pytest.raises(ValueError, match="no control arm"):
+        uplift.test(df, control="holdout")
+    with pytest.raises(ValueError, match="only one arm|no control"):
+        uplift.test(df[df["group"] == "control"])
+    with pytest.raises(ValueError, match="not 0/1"):
+        uplift.test(df.assign(responded=[0, 2, 1]))
+    with pytest.raises(ValueError, match="negative"):
+        uplift.test(df.assign(net=[0.0, -1.0, 0.0]), value="net")
+    with pytest.raises(ValueError, match="no column"):
+        uplift.test(df, outcome="converted")
+    with pytest.raises(ValueError, match="no touches for campaign"):
+        cl.campaign.response(small_shop, "no_such_campaign")
+    late = small_shop.touches.assign(sent_at=small_shop.as_of - pd.Timedelta(days=2))
+    with pytest.raises(ValueError, match="reaches past the data's end"):
+        cl.campaign.response(cl.data.Shop(orders=small_shop.orders, touches=late, as_of=small_shop.as_of), "d11_2025_wave1")
