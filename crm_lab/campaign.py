@@ -94,3 +94,94 @@ def response(shop: Shop, campaign_id: str, windows: tuple[str, ...] = ("24h", "7
     out.attrs.update({"campaign_id": campaign_id, "windows": list(windows), "overlapping_touches": overlapping,
                       "attribution": "latest touch only" if exclusive else "every touch counts the orders in its own window"})
     return out.sort_values("customer_id", ignore_index=True)
+
+
+def payment_reminder_response(shop: Shop, campaign_id: str, windows: tuple[str, ...] = ("24h",),
+                              created_within: str = "3D") -> pd.DataFrame:
+    """催付: did customers pay their unpaid orders within the window after the reminder?
+
+    The population is each touched customer's unpaid orders created in the ``created_within``
+    before the touch; an order responds when the same order id is paid in
+    ``(sent_at, sent_at + window]``. Control rows (would-be send time) measure payment without
+    a reminder.
+
+    Returns
+    -------
+    pandas.DataFrame, one row per touch: ``customer_id, group, sent_at, cost, unpaid_orders`` and,
+    per window, ``responded_<w>`` (any unpaid order paid) and ``paid_amount_<w>``.
+    """
+    if shop.unpaid_orders is None:
+        raise ValueError("payment_reminder_response: the shop has no unpaid_orders table")
+    touches = engine.collect(engine.lazy(shop.touches).filter(nw.col("campaign_id") == campaign_id))
+    if touches.empty:
+        raise ValueError(f"no touches for campaign {campaign_id!r}")
+    unpaid = engine.collect(engine.lazy(shop.unpaid_orders).select("order_id", "customer_id", "created_at"))
+    pending = unpaid.merge(touches[["touch_id", "customer_id", "sent_at"]], on="customer_id")
+    pending = pending[(pending["created_at"] <= pending["sent_at"]) & (pending["created_at"] > pending["sent_at"] - _delta(created_within))]
+    orders = engine.lazy(shop.orders)
+    ids = engine.like(shop.orders, pending[["order_id"]].drop_duplicates())
+    paid = engine.collect(orders.join(ids, on="order_id").select("order_id", "paid_at", "paid_amount"))
+    paid = paid.groupby("order_id", as_index=False).agg(paid_at=("paid_at", "min"), paid_amount=("paid_amount", "sum"))
+    pending = pending.merge(paid, on="order_id", how="left")
+    out = touches[["touch_id", "customer_id", "group", "sent_at", "cost"]].copy()
+    out["unpaid_orders"] = out["touch_id"].map(pending.groupby("touch_id")["order_id"].nunique()).fillna(0).astype("int64")
+    for w in windows:
+        ok = pending["paid_at"].notna() & (pending["paid_at"] > pending["sent_at"]) & (pending["paid_at"] <= pending["sent_at"] + _delta(w))
+        per = pending[ok].groupby("touch_id")["paid_amount"].sum()
+        label = window_label(w)
+        out[f"paid_amount_{label}"] = out["touch_id"].map(per).fillna(0.0)
+        out[f"responded_{label}"] = out["touch_id"].isin(per.index).astype("int64")
+    return out[out["unpaid_orders"] > 0].sort_values("customer_id", ignore_index=True)
+
+
+def influencer_genre(shop: Shop, since: Any = None, as_of: Any = None, freq: str = "1mo") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """达人 × 流量体裁: orders, buyers, net amount and refund rate per cell, and its trend per period.
+
+    Returns
+    -------
+    (table, trend): ``table`` per influencer (``自营`` for the shop's own sales) and genre;
+    ``trend`` the same per period (``freq``) for the influencer x genre cells.
+    """
+    from crm_lab import summary
+
+    table = summary.breakdown(shop, ["influencer_name", "traffic_genre"], as_of=as_of, since=since)
+    table["influencer_name"] = table["influencer_name"].fillna("自营")
+    lines = engine.lazy(shop.orders)
+    period = engine.collect(
+        lines.with_columns(period=nw.col("paid_at").dt.truncate(freq),
+                           net=nw.col("paid_amount") - nw.col("refund_amount").fill_null(0.0))
+        .group_by("period", "influencer_name", "traffic_genre", drop_null_keys=False)
+        .agg(nw.col("net").sum().alias("net_amount"), nw.col("paid_amount").sum().alias("gross_amount"),
+             nw.col("refund_amount").sum().alias("refund_amount"), nw.col("order_id").n_unique().alias("orders"))
+    )
+    period["influencer_name"] = period["influencer_name"].fillna("自营")
+    period["refund_rate"] = period["refund_amount"] / period["gross_amount"]
+    if since is not None:
+        period = period[period["period"] >= pd.Timestamp(since)]
+    return table, period.sort_values(["period", "net_amount"], ascending=[True, False], ignore_index=True)
+
+
+def responder_products(shop: Shop, responses: pd.DataFrame, window: str = "7D", top: int = 10) -> pd.DataFrame:
+    """What responders bought in the window: buyers and net amount per product, treatment vs control.
+
+    ``responses`` is :func:`response`'s output. The ``share`` columns are buyers over the arm's
+    customers, so the arms compare despite their sizes.
+    """
+    label = window_label(window)
+    orders = engine.lazy(shop.orders)
+    sent = engine.like(shop.orders, responses[["customer_id", "group", "sent_at"]])
+    lines = engine.collect(
+        orders.join(sent, on="customer_id")
+        .filter((nw.col("paid_at") > nw.col("sent_at")) & (nw.col("paid_at") <= nw.col("sent_at") + _delta(window).to_pytimedelta()))
+        .select("customer_id", "group", "product_id", (nw.col("paid_amount") - nw.col("refund_amount").fill_null(0.0)).alias("net"))
+    )
+    sizes = responses["group"].value_counts()
+    per = lines.groupby(["product_id", "group"]).agg(buyers=("customer_id", "nunique"), net_amount=("net", "sum")).unstack("group", fill_value=0)
+    per.columns = [f"{a}_{b}" for a, b in per.columns]
+    for arm in sizes.index:
+        if f"buyers_{arm}" in per:
+            per[f"share_{arm}"] = per[f"buyers_{arm}"] / sizes[arm]
+    key = "buyers_treatment" if "buyers_treatment" in per else per.columns[0]
+    out = per.sort_values(key, ascending=False).head(top).reset_index()
+    out.attrs["window"] = label
+    return out

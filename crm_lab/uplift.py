@@ -83,6 +83,11 @@ class UpliftResult:
         Per treatment arm vs control: differences, lifts, intervals, p-values, ROI.
     segments : pandas.DataFrame or None
         The comparisons per segment, with corrected p-values.
+    interaction : pandas.DataFrame or None
+        Does the effect differ between segments? Cochran's Q per arm on the additive scale
+        (difference of rates) and on the multiplicative scale (log ratio): the two can disagree.
+    cuped : dict or None
+        The CUPED adjustment of the value: theta and the variance reduction achieved.
     srm : dict
         Sample-ratio check: chi2, p_value, planned shares, passed.
     notes : list of str
@@ -94,6 +99,8 @@ class UpliftResult:
     srm: dict[str, Any]
     level: float
     notes: list[str] = field(default_factory=list)
+    interaction: pd.DataFrame | None = None
+    cuped: dict[str, Any] | None = None
 
     def summary(self) -> pd.DataFrame:
         """One row per treatment arm: the comparison with the control arm."""
@@ -154,6 +161,29 @@ def _compare(t: pd.DataFrame, c: pd.DataFrame, outcome: str, value: str | None, 
     return out
 
 
+def _heterogeneity(seg: pd.DataFrame) -> pd.DataFrame:
+    """Cochran's Q across segments, per arm, on the additive and multiplicative scales."""
+    rows = []
+    for arm, part in seg.groupby("arm"):
+        if len(part) < 2:
+            continue
+        z = special.ndtri(0.975)
+        d = part["difference"].to_numpy(float)
+        se_d = (part["difference_high"] - part["difference_low"]).to_numpy(float) / (2 * z)
+        log_rr = np.log1p(part["relative_lift"].to_numpy(float))
+        se_log = (np.log1p(part["relative_lift_high"]) - np.log1p(part["relative_lift_low"])).to_numpy(float) / (2 * z)
+        for scale, est, se in (("additive (difference of rates)", d, se_d), ("multiplicative (ratio of rates)", log_rr, se_log)):
+            ok = np.isfinite(est) & np.isfinite(se) & (se > 0)
+            if ok.sum() < 2:
+                continue
+            w = 1 / se[ok] ** 2
+            mean = (w * est[ok]).sum() / w.sum()
+            q = float((w * (est[ok] - mean) ** 2).sum())
+            rows.append({"arm": arm, "scale": scale, "segments": int(ok.sum()), "Q": q,
+                         "p_value": float(stats.chi2.sf(q, ok.sum() - 1))})
+    return pd.DataFrame(rows)
+
+
 def test(
     df: pd.DataFrame,
     group: str = "group",
@@ -168,6 +198,7 @@ def test(
     level: float = 0.95,
     bootstrap: int = 2_000,
     seed: int = 0,
+    covariate: str | None = None,
 ) -> UpliftResult:
     """Compare every treatment arm with the control arm.
 
@@ -190,6 +221,10 @@ def test(
         Confidence level of every interval.
     bootstrap : int
         Bootstrap draws for the value difference (0: skip).
+    covariate : str, optional
+        CUPED: a pre-period measure of the value (e.g. net amount in the 90 days before). The
+        value is replaced by ``value - theta (covariate - mean)`` with the pooled ``theta``; the
+        variance reduction achieved is reported in ``result.cuped``.
 
     Returns
     -------
@@ -197,7 +232,9 @@ def test(
     """
     from statsmodels.stats.multitest import multipletests
 
-    for col in (group, outcome, value, cost, segments):
+    if covariate is not None and value is None:
+        raise ValueError("covariate (CUPED) adjusts the value: give value= too")
+    for col in (group, outcome, value, cost, segments, covariate):
         if col is not None and col not in df:
             raise ValueError(f"test: no column {col!r}; columns: {list(df.columns)}")
     if df.empty:
@@ -221,6 +258,18 @@ def test(
             if wrong.any():
                 raise ValueError(f"{col}: {int(wrong.sum())} missing or negative value(s) (rows {', '.join(map(str, df.index[wrong][:5]))})")
     data = df.assign(**{group: labels, outcome: y.astype(int)})
+    cuped = None
+    if covariate is not None:
+        x = pd.to_numeric(data[covariate], errors="coerce")
+        if x.isna().any():
+            raise ValueError(f"{covariate}: {int(x.isna().sum())} missing value(s)")
+        v = data[value].astype(float)
+        theta = float(np.cov(v, x)[0, 1] / x.var()) if x.var() > 0 else 0.0
+        adjusted = v - theta * (x - x.mean())
+        # CUPED values may be negative: that is the adjustment, not bad data.
+        cuped = {"covariate": covariate, "theta": theta,
+                 "variance_reduction": float(1 - adjusted.var() / v.var()) if v.var() > 0 else 0.0}
+        data = data.assign(**{value: adjusted})
     counts = data[group].value_counts().reindex(present)
     shares = pd.Series(planned if planned is not None else {a: 1 / len(present) for a in present}, dtype=float)
     if set(shares.index) != set(present):
@@ -261,7 +310,8 @@ def test(
         if len(seg_table):
             seg_table["p_value_adjusted"] = multipletests(seg_table["p_value"].fillna(1.0), method=correction)[1]
             seg_table["correction"] = correction
-    return UpliftResult(arms_table, comparisons, seg_table, srm, level, notes)
+    interaction = _heterogeneity(seg_table) if seg_table is not None and len(seg_table) else None
+    return UpliftResult(arms_table, comparisons, seg_table, srm, level, notes, interaction, cuped)
 
 
 def power(baseline_rate: float, relative_lift: float | None = None, customers_per_arm: float | None = None,

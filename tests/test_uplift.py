@@ -119,3 +119,61 @@ def test_bad_input_is_a_clear_error(small_shop):
     late = small_shop.touches.assign(sent_at=small_shop.as_of - pd.Timedelta(days=2))
     with pytest.raises(ValueError, match="reaches past the data's end"):
         cl.campaign.response(cl.data.Shop(orders=small_shop.orders, touches=late, as_of=small_shop.as_of), "d11_2025_wave1")
+
+
+def test_cuped_reduces_variance_and_keeps_the_estimate():
+    rng = np.random.default_rng(1)
+    n = 20_000
+    pre = rng.gamma(1.0, 100, n)
+    group = np.where(rng.random(n) < 0.5, "control", "treatment")
+    spend = np.maximum(0.8 * pre + rng.normal(0, 30, n) + np.where(group == "treatment", 5, 0), 0)
+    df = pd.DataFrame({"group": group, "responded": (spend > 60).astype(int), "net": spend, "pre": pre,
+                       "segment": np.where(rng.random(n) < 0.5, "a", "b")})
+    plain = uplift.test(df, value="net", bootstrap=0).summary().loc["treatment"]
+    adjusted = uplift.test(df, value="net", covariate="pre", bootstrap=0, segments="segment")
+    row = adjusted.summary().loc["treatment"]
+    assert adjusted.cuped["variance_reduction"] > 0.8
+    width = lambda r: r["value_difference_high"] - r["value_difference_low"]  # noqa: E731
+    assert width(row) < 0.5 * width(plain) and row["value_difference_low"] < 5 < row["value_difference_high"]
+    scales = set(adjusted.interaction["scale"])
+    assert scales == {"additive (difference of rates)", "multiplicative (ratio of rates)"}
+    assert (adjusted.interaction["p_value"] > 0.01).all()  # no planted interaction here
+    with pytest.raises(ValueError, match="give value"):
+        uplift.test(df, covariate="pre")
+
+
+def test_interaction_detected_on_the_shop():
+    shop = cl.datasets.make_shop(20_000, seed=3)
+    r = cl.campaign.response(shop, "d11_2025_wave1")
+    r["segment"] = r["customer_id"].map(shop.truth["touch_segments"].query("campaign_id == 'd11_2025_wave1'").set_index("customer_id")["segment"])
+    res = uplift.test(r, outcome="responded_7d", segments="segment", planned={"control": 0.2, "treatment": 0.8}, bootstrap=0)
+    additive = res.interaction.set_index("scale").loc["additive (difference of rates)", "p_value"]
+    assert additive < 0.001  # the uplift is planted larger for recent live viewers
+
+
+def test_payment_reminder_counts_payment_of_the_same_order():
+    t0 = pd.Timestamp("2025-06-01 10:00")
+    unpaid = pd.DataFrame({"order_id": ["U1", "U2", "U3"], "customer_id": ["a", "b", "c"],
+                           "created_at": [t0 - pd.Timedelta(hours=2)] * 3, "amount": [50.0, 80.0, 20.0]})
+    orders = pd.DataFrame({"order_id": ["U1", "U3", "X9"], "line_id": ["1", "3", "9"], "customer_id": ["a", "c", "b"],
+                           "paid_at": [t0 + pd.Timedelta(hours=5), t0 + pd.Timedelta(days=3), t0 + pd.Timedelta(hours=1)],
+                           "product_id": ["p", "p", "p"], "quantity": [1, 1, 1], "paid_amount": [50.0, 20.0, 99.0], "refund_amount": 0.0})
+    touches = pd.DataFrame({"touch_id": ["t1", "t2", "t3"], "campaign_id": "remind", "customer_id": ["a", "b", "c"],
+                            "channel": "sms", "sent_at": t0, "group": ["treatment", "treatment", "control"], "cost": [0.05, 0.05, 0.0]})
+    shop = cl.data.Shop(orders=orders, unpaid_orders=unpaid, touches=touches, as_of=pd.Timestamp("2025-06-30"))
+    r = cl.campaign.payment_reminder_response(shop, "remind", windows=("24h", "7D")).set_index("customer_id")
+    assert r["responded_24h"].to_dict() == {"a": 1, "b": 0, "c": 0}  # b paid another order, not the reminded one
+    assert r["responded_7d"].to_dict() == {"a": 1, "b": 0, "c": 1} and r.loc["a", "paid_amount_24h"] == 50.0
+
+
+def test_influencer_genre_and_responder_products(small_shop):
+    table, trend = cl.campaign.influencer_genre(small_shop, since="2025-01-01")
+    assert "自营" in set(table["influencer_name"]) and table["net_share"].sum() == pytest.approx(1.0)
+    assert trend["period"].min() >= pd.Timestamp("2025-01-01") and (trend["refund_rate"].between(0, 1)).all()
+    high = small_shop.truth["influencers"].query("refund_rate > 0.2")["influencer_name"]
+    rates = table.groupby("influencer_name").apply(lambda g: g["refund_amount"].sum() / g["gross_amount"].sum(), include_groups=False)
+    assert rates.reindex(high).dropna().min() > rates.drop(high, errors="ignore").median()
+    r = cl.campaign.response(small_shop, "d11_2025_wave1")
+    products = cl.campaign.responder_products(small_shop, r)
+    assert {"buyers_treatment", "buyers_control", "share_treatment", "share_control"} <= set(products.columns)
+    assert products["buyers_treatment"].is_monotonic_decreasing
