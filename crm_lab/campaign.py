@@ -185,3 +185,35 @@ def responder_products(shop: Shop, responses: pd.DataFrame, window: str = "7D", 
     out = per.sort_values(key, ascending=False).head(top).reset_index()
     out.attrs["window"] = label
     return out
+
+
+def touch_features(shop: Shop, responses: pd.DataFrame, lookback: str = "30D") -> pd.DataFrame:
+    """Features of each touched customer as of the day before the send, for uplift models.
+
+    Columns: ``recency_days, orders, purchase_days, net_amount, refund_orders`` (customer summary
+    as of the day before the first send; zeros for customers who never bought), ``live_views`` and
+    ``add_to_cart`` in the ``lookback`` before their send, and ``member``. Indexed like ``responses``.
+    """
+    from crm_lab import summary
+
+    as_of = (responses["sent_at"].min() - pd.Timedelta(days=1)).normalize()
+    s = summary.customer_summary(shop, as_of=as_of)
+    cols = ["recency_days", "orders", "purchase_days", "net_amount", "refund_orders"]
+    feats = s.reindex(responses["customer_id"])[cols].fillna({"recency_days": 9_999}).fillna(0.0)
+    feats.index = responses.index
+    if shop.events is not None:
+        events = engine.lazy(shop.events)
+        sent = engine.like(shop.events, responses[["customer_id", "sent_at"]])
+        recent = engine.collect(
+            events.join(sent, on="customer_id")
+            .filter((nw.col("at") < nw.col("sent_at")) & (nw.col("at") >= nw.col("sent_at") - _delta(lookback).to_pytimedelta()))
+            .group_by("customer_id", "event").agg(nw.len().alias("n"))
+        )
+        wide = recent.pivot_table(index="customer_id", columns="event", values="n", aggfunc="sum", fill_value=0)
+        for kind, name in (("live_view", "live_views"), ("add_to_cart", "add_to_cart")):
+            counts = wide[kind] if kind in wide else pd.Series(dtype=float)
+            feats[name] = responses["customer_id"].map(counts).fillna(0).to_numpy()
+    if shop.members is not None:
+        members = set(engine.collect(engine.lazy(shop.members).select("customer_id"))["customer_id"])
+        feats["member"] = responses["customer_id"].isin(members).astype(int).to_numpy()
+    return feats.astype("float64")

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-__all__ = ["test", "UpliftResult", "power", "wilson"]
+__all__ = ["test", "UpliftResult", "power", "wilson", "qini_curve", "qini_coefficient", "uplift_at_k", "TwoModelUplift"]
 
 
 def wilson(successes: np.ndarray, n: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
@@ -342,3 +342,110 @@ def power(baseline_rate: float, relative_lift: float | None = None, customers_pe
     # Invert Cohen's h = 2 asin(sqrt(p1)) - 2 asin(sqrt(p0)) for p1.
     p1 = np.sin(np.arcsin(np.sqrt(baseline_rate)) + h / 2) ** 2
     return {"minimum_detectable_rate": float(p1), "minimum_detectable_lift": float(p1 / baseline_rate - 1)}
+
+
+# --------------------------------------------------------------------------------------------
+# Targeting persuadables: a two-model uplift learner and its metrics (scikit-uplift's definitions)
+
+
+def qini_curve(y_true: Any, uplift: Any, treatment: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Qini curve: customers targeted (by decreasing predicted uplift) vs incremental responders.
+
+    At each distinct score: treated responders minus control responders scaled by the ratio of
+    treated to control customers so far; starts at (0, 0). As ``sklift.metrics.qini_curve``.
+    """
+    y, u, t = (np.asarray(v) for v in (y_true, uplift, treatment))
+    order = np.argsort(u, kind="mergesort")[::-1]
+    y, t, u = y[order], t[order], u[order]
+    thresholds = np.r_[np.where(np.diff(u))[0], u.size - 1]
+    num_trmnt = np.cumsum(t, dtype="float64")[thresholds]
+    y_trmnt = np.cumsum(y * t, dtype="float64")[thresholds]
+    y_ctrl = np.cumsum(y * (1 - t), dtype="float64")[thresholds]
+    num_all = thresholds + 1
+    num_ctrl = num_all - num_trmnt
+    values = y_trmnt - y_ctrl * np.divide(num_trmnt, num_ctrl, out=np.zeros_like(num_trmnt), where=num_ctrl != 0)
+    if values[0] != 0 or num_all[0] != 0:
+        num_all, values = np.r_[0, num_all], np.r_[0, values]
+    return num_all, values
+
+
+def qini_coefficient(y_true: Any, uplift: Any, treatment: Any, negative_effect: bool = True) -> float:
+    """Area between the Qini curve and the diagonal over that of the perfect curve (``qini_auc_score``).
+
+    0 is random targeting, 1 perfect.
+    """
+    y, t = np.asarray(y_true), np.asarray(treatment)
+    x_actual, y_actual = qini_curve(y, uplift, t)
+    if negative_effect:
+        x_perfect, y_perfect = qini_curve(y, y * t - y * (1 - t), t)
+    else:
+        gain = y[t == 1].sum() - (t == 1).sum() * y[t == 0].sum() / (t == 0).sum()
+        x_perfect, y_perfect = np.array([0, gain, y.size]), np.array([0, gain, gain])
+    baseline = np.trapezoid([0, y_perfect[-1]], [0, x_perfect[-1]])
+    return float((np.trapezoid(y_actual, x_actual) - baseline) / (np.trapezoid(y_perfect, x_perfect) - baseline))
+
+
+def uplift_at_k(y_true: Any, uplift: Any, treatment: Any, k: float = 0.3, strategy: str = "overall") -> float:
+    """Response rate of treated minus control among the top ``k`` by predicted uplift.
+
+    ``overall``: the top k of everyone; ``by_group``: the top k of each arm (as ``sklift``).
+    """
+    y, u, t = (np.asarray(v) for v in (y_true, uplift, treatment))
+    if not 0 < k < 1:
+        raise ValueError("k must be a share between 0 and 1")
+    order = np.argsort(u, kind="mergesort")[::-1]
+    y, t = y[order], t[order]
+    if strategy == "overall":
+        n = int(y.size * k)
+        top_y, top_t = y[:n], t[:n]
+        return float(top_y[top_t == 1].mean() - top_y[top_t == 0].mean())
+    if strategy == "by_group":
+        return float(y[t == 1][: int((t == 1).sum() * k)].mean() - y[t == 0][: int((t == 0).sum() * k)].mean())
+    raise ValueError("strategy must be 'overall' or 'by_group'")
+
+
+class TwoModelUplift:
+    """Two-model (T-learner) uplift: one response model per arm; uplift = P(respond | treated) - P(respond | control).
+
+    Parameters
+    ----------
+    estimator : scikit-learn classifier, optional
+        Cloned for each arm (default: ``HistGradientBoostingClassifier`` with a fixed seed).
+
+    Attributes
+    ----------
+    model_treatment_, model_control_ : fitted classifiers
+    feature_names_in_ : list of str
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from crm_lab.uplift import TwoModelUplift
+    >>> X = np.random.default_rng(0).random((400, 3)); t = np.arange(400) % 2; y = (X[:, 0] * t > 0.5).astype(int)
+    >>> TwoModelUplift().fit(X, y, t).predict(X).shape
+    (400,)
+    """
+
+    def __init__(self, estimator: Any = None):
+        self.estimator = estimator
+
+    def fit(self, X: Any, y: Any, treatment: Any) -> TwoModelUplift:
+        """Fit one model on the treated rows and one on the control rows; returns self."""
+        from sklearn.base import clone
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        t = np.asarray(treatment)
+        if not np.isin(t, [0, 1]).all() or t.min() == t.max():
+            raise ValueError("treatment must be 0/1 with both arms present")
+        base = self.estimator if self.estimator is not None else HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05, random_state=0)
+        X_arr = X.to_numpy(dtype=float) if isinstance(X, pd.DataFrame) else np.asarray(X, dtype=float)
+        y_arr = np.asarray(y)
+        self.feature_names_in_ = list(X.columns) if isinstance(X, pd.DataFrame) else None
+        self.model_treatment_ = clone(base).fit(X_arr[t == 1], y_arr[t == 1])
+        self.model_control_ = clone(base).fit(X_arr[t == 0], y_arr[t == 0])
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted uplift per row."""
+        X_arr = X.to_numpy(dtype=float) if isinstance(X, pd.DataFrame) else np.asarray(X, dtype=float)
+        return self.model_treatment_.predict_proba(X_arr)[:, 1] - self.model_control_.predict_proba(X_arr)[:, 1]

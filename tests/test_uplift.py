@@ -177,3 +177,52 @@ def test_influencer_genre_and_responder_products(small_shop):
     products = cl.campaign.responder_products(small_shop, r)
     assert {"buyers_treatment", "buyers_control", "share_treatment", "share_control"} <= set(products.columns)
     assert products["buyers_treatment"].is_monotonic_decreasing
+
+
+sklift_warnings = pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning")
+
+
+@sklift_warnings
+def test_metrics_equal_scikit_uplift():
+    metrics = pytest.importorskip("sklift.metrics")
+    rng = np.random.default_rng(5)
+    n = 3_000
+    t = rng.integers(0, 2, n)
+    y = (rng.random(n) < 0.1 + 0.05 * t).astype(int)
+    scores = np.round(rng.random(n), 2)  # ties on purpose
+    x, q = uplift.qini_curve(y, scores, t)
+    x_ref, q_ref = metrics.qini_curve(y, scores, t)
+    np.testing.assert_allclose(x, x_ref)
+    np.testing.assert_allclose(q, q_ref)
+    for negative in (True, False):
+        assert uplift.qini_coefficient(y, scores, t, negative) == pytest.approx(metrics.qini_auc_score(y, scores, t, negative), rel=1e-12)
+    for strategy in ("overall", "by_group"):
+        assert uplift.uplift_at_k(y, scores, t, 0.3, strategy) == pytest.approx(metrics.uplift_at_k(y, scores, t, strategy, k=0.3), rel=1e-12)
+
+
+@sklift_warnings
+def test_two_model_learner_beats_random_targeting_on_the_shop():
+    metrics = pytest.importorskip("sklift.metrics")
+    shop = cl.datasets.make_shop(20_000, seed=3)
+    r = cl.campaign.response(shop, "d11_2025_wave1")
+    X = cl.campaign.touch_features(shop, r)
+    t = (r["group"] == "treatment").astype(int).to_numpy()
+    y = r["responded_7d"].to_numpy()
+    train = np.random.default_rng(0).random(len(r)) < 0.5
+    model = uplift.TwoModelUplift().fit(X[train], y[train], t[train])
+    scores = model.predict(X[~train])
+    qini = uplift.qini_coefficient(y[~train], scores, t[~train])
+    assert qini == pytest.approx(metrics.qini_auc_score(y[~train], scores, t[~train]), rel=1e-12)
+    assert qini > 0.05  # random targeting scores 0
+    overall = y[~train][t[~train] == 1].mean() - y[~train][t[~train] == 0].mean()
+    assert uplift.uplift_at_k(y[~train], scores, t[~train], k=0.3) > overall
+    assert X["live_views"].gt(0).any() and list(model.feature_names_in_) == list(X.columns)
+
+
+def test_result_plot_draws_rates_with_intervals(hillstrom):
+    import matplotlib.pyplot as plt
+
+    res = uplift.test(hillstrom, group="segment", outcome="visit", control="No E-Mail", bootstrap=0)
+    ax = res.plot()
+    assert len(ax.patches) == 3 and ax.get_title()
+    plt.close("all")
