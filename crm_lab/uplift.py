@@ -110,7 +110,7 @@ class UpliftResult:
         """Response rate per arm with Wilson intervals; returns the Axes."""
         from crm_lab import plots
 
-        data = self.arms.reset_index().rename(columns={"index": "arm"})
+        data = self.arms.rename_axis("arm").reset_index()
         ax = plots.bar(data, x="arm", y="rate", ax=ax, kind="percent", title="响应率 Response rate", xlabel="", ylabel="")
         ax.errorbar(np.arange(len(data)), data["rate"], yerr=[data["rate"] - data["rate_low"], data["rate_high"] - data["rate"]],
                     fmt="none", ecolor="#333333", capsize=4)
