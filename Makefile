@@ -42,6 +42,8 @@ bench: env
 	$(PY) bench/simulate.py
 	$(PY) bench/clv.py
 	$(PY) bench/assoc.py
+	$(PY) bench/audience.py
+	$(PY) bench/uplift.py
 
 clean:
 	rm -rf $(VENV) data reports/*/ reports/index.html .pytest_cache quarantine
