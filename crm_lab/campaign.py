@@ -20,15 +20,18 @@ True
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import narwhals as nw
+import numpy as np
 import pandas as pd
 
 from crm_lab import engine
 from crm_lab.data import Shop
 
-__all__ = ["response", "window_label"]
+__all__ = ["response", "window_label", "payment_reminder_response", "influencer_genre", "responder_products",
+           "touch_features", "gap", "GapResult"]
 
 
 def window_label(window: str) -> str:
@@ -217,3 +220,175 @@ def touch_features(shop: Shop, responses: pd.DataFrame, lookback: str = "30D") -
         members = set(engine.collect(engine.lazy(shop.members).select("customer_id"))["customer_id"])
         feats["member"] = responses["customer_id"].isin(members).astype(int).to_numpy()
     return feats.astype("float64")
+
+
+# --------------------------------------------------------------------------------------------
+# Gap analysis (Gap 值)
+
+
+def _period(spec: Any, calendar: dict[str, tuple[Any, Any]] | None) -> tuple[str, pd.Timestamp, pd.Timestamp]:
+    """(name, start, end-exclusive) from a name in ``calendar`` or a (start, end) pair of dates (end inclusive)."""
+    if isinstance(spec, str):
+        if not calendar or spec not in calendar:
+            raise ValueError(f"event {spec!r} unknown: pass (start, end) dates or a calendar with it; known: {sorted(calendar or {})}")
+        start, end = calendar[spec]
+        name = spec
+    else:
+        start, end = spec
+        name = f"{pd.Timestamp(start):%Y-%m-%d}..{pd.Timestamp(end):%Y-%m-%d}"
+    return name, pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize() + pd.Timedelta(days=1)
+
+
+def _calendar(shop: Shop) -> dict[str, tuple[Any, Any]]:
+    promos = shop.truth.get("promotions") if shop.truth else None
+    if promos is None or len(promos) == 0:
+        return {}
+    return {row.event: (row.start, row.end - pd.Timedelta(days=1)) for row in promos.itertuples()}
+
+
+@dataclass
+class GapResult:
+    """Result of :func:`gap`.
+
+    Attributes
+    ----------
+    cells : pandas.DataFrame
+        Per RF cell of today's returning customers: ``customers``, baseline ``response_rate`` and
+        ``net_per_buyer``, ``forecast_buyers``, ``forecast_net``, and to close the gap:
+        ``extra_net``, ``extra_buyers``, ``audience_needed`` (capped at the cell's non-buyers,
+        ``short`` when even that is not enough).
+    forecast_returning, new_customer_amount, target, gap : float
+    baselines : pandas.DataFrame
+        Per baseline event: returning buyers, their net amount, new-customer net amount.
+    wave1 : Audience
+        Returning customers of the cells that must add buyers, without recent buyers.
+    """
+
+    cells: pd.DataFrame
+    forecast_returning: float
+    new_customer_amount: float
+    target: float
+    gap: float
+    baselines: pd.DataFrame
+    wave1: Any
+    notes: list[str]
+
+    def summary(self) -> pd.DataFrame:
+        """Target, forecast and gap in one table."""
+        return pd.DataFrame({"value": {"target net amount": self.target, "forecast: returning customers": self.forecast_returning,
+                                       "forecast: new customers": self.new_customer_amount,
+                                       "forecast total": self.forecast_returning + self.new_customer_amount, "gap": self.gap,
+                                       "extra buyers needed": float(self.cells["extra_buyers"].sum()),
+                                       "audience to touch": float(self.cells["audience_needed"].sum())}})
+
+    def plot(self, ax: Any = None) -> Any:
+        """Forecast net amount per RF cell and the extra needed, stacked bars; returns the Axes."""
+        from crm_lab import plots
+
+        c = self.cells.reset_index()
+        c["格"] = "R" + c["r_score"].astype(str) + "F" + c["f_score"].astype(str)
+        long = c.melt(id_vars="格", value_vars=["forecast_net", "extra_net"], var_name="部分", value_name="有效金额")
+        long["部分"] = long["部分"].map({"forecast_net": "基线预测", "extra_net": "需补足 (Gap)"})
+        return plots.bar(long, x="格", y="有效金额", hue="部分", ax=ax, kind="yuan", title="各 RF 格：预测与需补足的有效金额", xlabel="", rotate=60)
+
+
+def gap(
+    shop: Shop,
+    event: Any,
+    target_net_amount: float,
+    baselines: list[Any],
+    new_customer_amount: float | None = None,
+    touch_uplift: float = 0.03,
+    calendar: dict[str, tuple[Any, Any]] | None = None,
+    exclude_recent_buyers: str = "14D",
+) -> GapResult:
+    """Forecast what returning customers bring to an event from comparable past events; the gap to target.
+
+    For each baseline event, returning customers (a paid order before it) are placed in RF cells
+    with fixed business thresholds (:data:`crm_lab.rfm.DEFAULT_THRESHOLDS`, comparable across
+    years) as of the day before it; each cell's response (bought during the event) and net amount
+    per buyer are pooled over the baselines and applied to today's cells (as of the day before
+    ``event``). New-customer net amount is ``new_customer_amount`` or the baselines' mean. The gap
+    (target - forecast) is shared among cells by headroom (non-buyers x net per buyer), giving the
+    extra buyers each must add and the audience to touch at ``touch_uplift`` incremental response.
+
+    Parameters
+    ----------
+    event, baselines : name in ``calendar`` or (start, end) dates, end inclusive
+        Choose comparable baselines (last 双11 for this 双11): events of other kinds bias the
+        forecast (measured on the sample shop: 1.5% error from the last 双11, -28% from a 618).
+    calendar : dict, optional
+        Event name -> (start, end); defaults to the simulated shop's promotions.
+
+    Examples
+    --------
+    >>> import crm_lab as cl
+    >>> shop = cl.datasets.make_shop(3_000, seed=3)
+    >>> g = cl.campaign.gap(shop, "d11_2025", 500_000, baselines=["d11_2024"])
+    >>> float(g.gap) == 500_000 - g.forecast_returning - g.new_customer_amount
+    True
+    """
+    from crm_lab import rfm, summary
+    from crm_lab.audience import Audience
+
+    calendar = calendar if calendar is not None else _calendar(shop)
+    name, start, _end = _period(event, calendar)
+    if not baselines:
+        raise ValueError("gap: give at least one comparable past event as baseline")
+    orders = engine.lazy(shop.orders)
+    lines = orders.select("customer_id", "paid_at", (nw.col("paid_amount") - nw.col("refund_amount").fill_null(0.0)).alias("net"))
+
+    def cells_before(day: pd.Timestamp) -> pd.DataFrame:
+        scored = rfm.score(summary.customer_summary(shop, as_of=day - pd.Timedelta(days=1)), method="thresholds")
+        return scored[["r_score", "f_score"]]
+
+    rows, tables = [], []
+    for spec in baselines:
+        b_name, b_start, b_end = _period(spec, calendar)
+        if b_end > start:
+            raise ValueError(f"baseline {b_name} does not end before the event {name} starts")
+        cells = cells_before(b_start)
+        during = engine.collect(
+            lines.filter((nw.col("paid_at") >= engine.timestamp(b_start, lines)) & (nw.col("paid_at") < engine.timestamp(b_end, lines)))
+            .group_by("customer_id").agg(nw.col("net").sum())
+        ).set_index("customer_id")["net"]
+        returning = during[during.index.isin(cells.index)]
+        cells = cells.assign(bought=cells.index.isin(returning.index), net=returning.reindex(cells.index).fillna(0.0))
+        tables.append(cells.groupby(["r_score", "f_score"]).agg(customers=("bought", "size"), buyers=("bought", "sum"), net=("net", "sum")))
+        rows.append({"baseline": b_name, "returning_customers": len(cells), "returning_buyers": int(len(returning)),
+                     "returning_net": float(returning.sum()), "new_customer_net": float(during[~during.index.isin(cells.index)].sum())})
+    pooled = sum(tables)
+    response = (pooled["buyers"] / pooled["customers"]).fillna(0.0)
+    per_buyer = (pooled["net"] / pooled["buyers"].where(pooled["buyers"] > 0)).fillna(0.0)
+    today = cells_before(start)
+    now = today.groupby(["r_score", "f_score"]).size().rename("customers").to_frame()
+    now["response_rate"] = response.reindex(now.index).fillna(0.0)
+    now["net_per_buyer"] = per_buyer.reindex(now.index).fillna(0.0)
+    notes = []
+    unseen = now.index.difference(pooled.index)
+    if len(unseen):
+        notes.append(f"{len(unseen)} cell(s) have no customers in the baselines; forecast 0 for them: {list(unseen)}")
+    now["forecast_buyers"] = now["customers"] * now["response_rate"]
+    now["forecast_net"] = now["forecast_buyers"] * now["net_per_buyer"]
+    baseline_table = pd.DataFrame(rows)
+    new_amount = float(baseline_table["new_customer_net"].mean()) if new_customer_amount is None else float(new_customer_amount)
+    forecast = float(now["forecast_net"].sum())
+    remaining = float(target_net_amount) - forecast - new_amount
+    headroom = (now["customers"] - now["forecast_buyers"]).clip(lower=0) * now["net_per_buyer"]
+    share = headroom / headroom.sum() if headroom.sum() > 0 else headroom * 0
+    now["extra_net"] = max(remaining, 0.0) * share
+    now["extra_buyers"] = (now["extra_net"] / now["net_per_buyer"].where(now["net_per_buyer"] > 0)).fillna(0.0)
+    non_buyers = (now["customers"] - now["forecast_buyers"]).clip(lower=0)
+    needed = now["extra_buyers"] / touch_uplift
+    now["audience_needed"] = np.minimum(needed, non_buyers)
+    now["short"] = needed > non_buyers
+    if now["short"].any():
+        notes.append(f"{int(now['short'].sum())} cell(s) cannot close their share of the gap even if every non-buyer is touched "
+                     f"at {touch_uplift:.0%} incremental response")
+    targets = now.index[now["extra_buyers"] > 0]
+    ids = today[pd.MultiIndex.from_frame(today[["r_score", "f_score"]]).isin(targets)].index
+    frame = pd.DataFrame({"customer_id": pd.Series(ids, dtype="str")})
+    wave1 = Audience(shop, start - pd.Timedelta(days=1), f"{name}_wave1")._add(
+        True, "需补足 Gap 的 RF 格的老客", "returning customers of the RF cells that must add buyers",
+        lambda a: engine.like(a.shop.orders, frame)).not_bought(within=exclude_recent_buyers)
+    return GapResult(now, forecast, new_amount, float(target_net_amount), remaining, baseline_table, wave1, notes)
