@@ -364,6 +364,17 @@ def run_notebook(
     return out_html
 
 
+def _plain(value: Any) -> Any:
+    """Parameters as papermill can pass them: YAML dates (unquoted 2025-10-20) become ISO strings."""
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
 def run_params(
     params_path: str | os.PathLike[str],
     out: str | os.PathLike[str] = "reports",
@@ -403,7 +414,7 @@ def run_params(
 
     def one(nb: NotebookRun) -> dict[str, Any]:
         name = nb.name or Path(nb.notebook).stem
-        params = {**shared, **nb.parameters}
+        params = _plain({**shared, **nb.parameters})
         if spec.title and "title" not in params:
             params["title"] = spec.title
         params.setdefault("report_dir", str(folder))

@@ -111,7 +111,10 @@ class UpliftResult:
         from crm_lab import plots
 
         data = self.arms.rename_axis("arm").reset_index()
-        ax = plots.bar(data, x="arm", y="rate", ax=ax, kind="percent", title="响应率 Response rate", xlabel="", ylabel="")
+        data["arm"] = data["arm"].map({"control": "对照组", "treatment": "实验组"}).fillna(data["arm"])
+        ax = plots.bar(data, x="arm", y="rate", hue="arm", ax=ax, kind="percent", title="响应率 Response rate", xlabel="", ylabel="")
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
         ax.errorbar(np.arange(len(data)), data["rate"], yerr=[data["rate"] - data["rate_low"], data["rate_high"] - data["rate"]],
                     fmt="none", ecolor="#333333", capsize=4)
         return ax

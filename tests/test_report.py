@@ -161,3 +161,20 @@ def test_audience_notebook_exports_ids_only_beside_the_report(tmp_path, shop_dir
         assert list(exported.columns) == ["id", "group"] and set(exported["group"]) <= {"treatment", "control"}
         assert not PHONE.search(f.read_text(encoding="utf-8"))
     assert not PHONE.search(_visible_text(page))
+
+
+@pytest.mark.parametrize(
+    "notebook,parameters",
+    [
+        ("campaign_gap", "{event: [2025-10-20, 2025-11-11], baselines: [[2024-10-20, 2024-11-11]], target_net_amount: 300000}"),
+        ("response_report", "{campaign_id: d11_2025_wave1, control_share: 0.2}"),
+        ("clv", "{calibration_end: '2025-03-31', holdout_end: '2025-11-30'}"),
+    ],
+)
+def test_campaign_templates_run_and_hide_code(tmp_path, shop_dir, notebook, parameters):
+    params = tmp_path / "p.yaml"
+    params.write_text(f"campaign: suite\ndata: {shop_dir}\nnotebooks:\n  - notebook: {notebook}\n    parameters: {parameters}\n", encoding="utf-8")
+    cl.report.run_params(params, out=tmp_path / "reports")
+    page = (tmp_path / "reports" / "suite" / f"{notebook}.html").read_text(encoding="utf-8")
+    assert "核心结论" in page and "crm-kpi" in page and "import crm_lab" not in page
+    assert not re.search(r"<script[^>]+src=", page) and not PHONE.search(_visible_text(page))
