@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from crm_lab import engine
-from crm_lab.data import Shop, atomic_write, observation_end
+from crm_lab.data import Shop, atomic_write, observation_end, window_length
 
 __all__ = [
     "Audience",
@@ -45,21 +45,6 @@ __all__ = [
     "new_member_first_purchase",
     "high_potential",
 ]
-
-
-def _days(window: str | int | pd.Timedelta) -> pd.Timedelta:
-    """'90D', '24h', 30 (days) or a Timedelta."""
-    if isinstance(window, pd.Timedelta):
-        return window
-    if isinstance(window, (int, float)):
-        return pd.Timedelta(days=window)
-    text = str(window).strip()
-    try:
-        if text[-1:] in ("D", "d") and text[:-1].lstrip("-").replace(".", "", 1).isdigit():
-            return pd.Timedelta(days=float(text[:-1]))
-        return pd.Timedelta(text)
-    except ValueError:
-        raise ValueError(f"window {window!r}: use e.g. '90D', '14D', '24h' or a number of days") from None
 
 
 def _as_list(value: Any) -> list[str] | None:
@@ -119,7 +104,7 @@ class Audience:
         return observation_end(self.as_of)
 
     def _window_start(self, within: Any) -> pd.Timestamp:
-        start = self._end() - _days(within)
+        start = self._end() - window_length(within)
         return start
 
     def _table(self, name: str) -> nw.LazyFrame:
@@ -168,7 +153,7 @@ class Audience:
             raise ValueError(f"{column}: unknown value(s) {unknown[:5]}; check the spelling (known e.g. {sample})")
 
     def _check_window(self, within: Any) -> None:
-        if within is not None and _days(within) <= pd.Timedelta(0):
+        if within is not None and window_length(within) <= pd.Timedelta(0):
             raise ValueError(f"window {within!r} must be positive")
 
     @staticmethod
@@ -202,7 +187,7 @@ class Audience:
         self._check_known("sku_id", sku)
         self._check_window(within)
         what_zh, what_en = self._what(product, sku, category, influencer, genre, source)
-        days = _days(within).days if within is not None else None
+        days = window_length(within).days if within is not None else None
         if include:
             zh = f"{days}天内购买过 {what_zh}" if days is not None else f"曾经购买过 {what_zh}"
             en = f"bought {what_en} " + (f"within {days} days" if days is not None else "ever")
@@ -254,8 +239,8 @@ class Audience:
                 expr = expr & (nw.col(measure) <= high)
             return per.filter(expr).select("customer_id")
 
-        window_zh = f"{_days(within).days}天内" if within is not None else "累计"
-        window_en = f" within {_days(within).days} days" if within is not None else ""
+        window_zh = f"{window_length(within).days}天内" if within is not None else "累计"
+        window_en = f" within {window_length(within).days} days" if within is not None else ""
         bounds = [f">= {low:g}" if low is not None else "", f"<= {high:g}" if high is not None else ""]
         text = " 且 ".join(b for b in bounds if b)
         return self._add(True, f"{window_zh}{zh} {text}", f"{en}{window_en} {' and '.join(b for b in bounds if b)}", select,
@@ -298,9 +283,9 @@ class Audience:
                 lf = lf.filter(nw.col("points") >= min_points)
             return lf.select("customer_id").unique()
 
-        parts_zh = ["会员"] + ([f"{_days(joined_within).days}天内入会"] if joined_within is not None else []) \
+        parts_zh = ["会员"] + ([f"{window_length(joined_within).days}天内入会"] if joined_within is not None else []) \
             + ([f"等级 {tier}"] if tier is not None else []) + ([f"积分 >= {min_points:g}"] if min_points is not None else [])
-        parts_en = ["members"] + ([f"joined within {_days(joined_within).days} days"] if joined_within is not None else []) \
+        parts_en = ["members"] + ([f"joined within {window_length(joined_within).days} days"] if joined_within is not None else []) \
             + ([f"tier {tier}"] if tier is not None else []) + ([f"points >= {min_points:g}"] if min_points is not None else [])
         return self._add(True, "，".join(parts_zh), ", ".join(parts_en), select)
 
@@ -331,7 +316,7 @@ class Audience:
             return lf.select("customer_id").unique()
 
         names = {"live_view": "观看直播", "add_to_cart": "加购", "product_view": "浏览商品", "follow": "关注店铺"}
-        return self._add(True, f"{_days(within).days}天内{names[kind]}", f"{kind} within {_days(within).days} days", select)
+        return self._add(True, f"{window_length(within).days}天内{names[kind]}", f"{kind} within {window_length(within).days} days", select)
 
     def cart_without_order(self, within: Any = "30D") -> Audience:
         """Keep customers who added to cart in the window and paid no order since."""
@@ -379,7 +364,7 @@ class Audience:
                 lf = lf.filter(nw.col("campaign_id").is_in(_as_list(campaign)))
             return lf.select("customer_id").unique()
 
-        return self._add(False, f"排除{_days(within).days}天内已触达", f"exclude customers touched within {_days(within).days} days", select)
+        return self._add(False, f"排除{window_length(within).days}天内已触达", f"exclude customers touched within {window_length(within).days} days", select)
 
     # ---- set operations ------------------------------------------------------------------
 
@@ -604,8 +589,8 @@ def influencer_new_customers(shop: Shop, influencer_ids: Any, within: Any = "90D
                .filter(nw.col("paid_at") >= engine.timestamp(a._window_start(within), orders)))
         return via.select("customer_id").unique()
 
-    aud = base._add(True, f"{_days(within).days}天内经达人 {', '.join(infl)} 首购的新客",
-                    f"first order ever via {', '.join(infl)} within {_days(within).days} days", first_via)
+    aud = base._add(True, f"{window_length(within).days}天内经达人 {', '.join(infl)} 首购的新客",
+                    f"first order ever via {', '.join(infl)} within {window_length(within).days} days", first_via)
     return Recipe({"new_via_influencer": aud}, _recommendations(shop, aud, top_products, top_partners))
 
 
@@ -627,7 +612,7 @@ def _recommendations(shop: Shop, aud: Audience, top_products: int, top_partners:
 def new_member_first_purchase(shop: Shop, joined_within: Any = "1D", as_of: Any = None) -> Recipe:
     """新客首购: members who joined in the window and never bought (meant to run daily)."""
     aud = Audience(shop, as_of, "new_member_first_purchase").member(joined_within=joined_within).not_bought()
-    return Recipe({"new_members": aud}, pd.DataFrame({"joined_within": [str(_days(joined_within))]}))
+    return Recipe({"new_members": aud}, pd.DataFrame({"joined_within": [str(window_length(joined_within))]}))
 
 
 def high_potential(shop: Shop, live_view_within: Any = "30D", add_to_cart_within: Any = "30D",

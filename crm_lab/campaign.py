@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from crm_lab import engine
-from crm_lab.data import Shop
+from crm_lab.data import Shop, window_length
 
 __all__ = ["response", "window_label", "payment_reminder_response", "influencer_genre", "responder_products",
            "touch_features", "gap", "GapResult"]
@@ -37,13 +37,6 @@ __all__ = ["response", "window_label", "payment_reminder_response", "influencer_
 def window_label(window: str) -> str:
     """'24h' -> '24h', '7D' -> '7d' (column suffixes)."""
     return str(window).strip().lower()
-
-
-def _delta(window: str) -> pd.Timedelta:
-    text = str(window).strip()
-    if text[-1:] in ("D", "d"):
-        return pd.Timedelta(days=float(text[:-1]))
-    return pd.Timedelta(text)
 
 
 def response(shop: Shop, campaign_id: str, windows: tuple[str, ...] = ("24h", "7D"), exclusive: bool = False) -> pd.DataFrame:
@@ -66,7 +59,7 @@ def response(shop: Shop, campaign_id: str, windows: tuple[str, ...] = ("24h", "7
     if touches.empty:
         known = sorted(engine.collect(touches_lf.select("campaign_id").unique())["campaign_id"])
         raise ValueError(f"no touches for campaign {campaign_id!r}; campaigns: {known}")
-    longest = max(_delta(w) for w in windows)
+    longest = max(window_length(w) for w in windows)
     if shop.as_of is not None and touches["sent_at"].max() + longest > pd.Timestamp(shop.as_of) + pd.Timedelta(days=1):
         raise ValueError(f"campaign {campaign_id}: the {longest} window after the last touch ({touches['sent_at'].max()}) "
                          f"reaches past the data's end ({pd.Timestamp(shop.as_of).date()}); responses would be undercounted")
@@ -85,7 +78,7 @@ def response(shop: Shop, campaign_id: str, windows: tuple[str, ...] = ("24h", "7
     out = touches[["touch_id", "customer_id", "group", "sent_at", "cost"]].copy()
     hits = hits.merge(touches[["touch_id", "sent_at"]], on="touch_id")
     for w in windows:
-        inside = hits[hits["paid_at"] <= hits["sent_at"] + _delta(w)]
+        inside = hits[hits["paid_at"] <= hits["sent_at"] + window_length(w)]
         label = window_label(w)
         per = inside.groupby("touch_id").agg(orders=("order_id", "nunique"), net=("net", "sum"))
         out[f"orders_{label}"] = out["touch_id"].map(per["orders"]).fillna(0).astype("int64")
@@ -120,7 +113,7 @@ def payment_reminder_response(shop: Shop, campaign_id: str, windows: tuple[str, 
         raise ValueError(f"no touches for campaign {campaign_id!r}")
     unpaid = engine.collect(engine.lazy(shop.unpaid_orders).select("order_id", "customer_id", "created_at"))
     pending = unpaid.merge(touches[["touch_id", "customer_id", "sent_at"]], on="customer_id")
-    pending = pending[(pending["created_at"] <= pending["sent_at"]) & (pending["created_at"] > pending["sent_at"] - _delta(created_within))]
+    pending = pending[(pending["created_at"] <= pending["sent_at"]) & (pending["created_at"] > pending["sent_at"] - window_length(created_within))]
     orders = engine.lazy(shop.orders)
     ids = engine.like(shop.orders, pending[["order_id"]].drop_duplicates())
     paid = engine.collect(orders.join(ids, on="order_id").select("order_id", "paid_at", "paid_amount"))
@@ -129,7 +122,7 @@ def payment_reminder_response(shop: Shop, campaign_id: str, windows: tuple[str, 
     out = touches[["touch_id", "customer_id", "group", "sent_at", "cost"]].copy()
     out["unpaid_orders"] = out["touch_id"].map(pending.groupby("touch_id")["order_id"].nunique()).fillna(0).astype("int64")
     for w in windows:
-        ok = pending["paid_at"].notna() & (pending["paid_at"] > pending["sent_at"]) & (pending["paid_at"] <= pending["sent_at"] + _delta(w))
+        ok = pending["paid_at"].notna() & (pending["paid_at"] > pending["sent_at"]) & (pending["paid_at"] <= pending["sent_at"] + window_length(w))
         per = pending[ok].groupby("touch_id")["paid_amount"].sum()
         label = window_label(w)
         out[f"paid_amount_{label}"] = out["touch_id"].map(per).fillna(0.0)
@@ -175,7 +168,7 @@ def responder_products(shop: Shop, responses: pd.DataFrame, window: str = "7D", 
     sent = engine.like(shop.orders, responses[["customer_id", "group", "sent_at"]])
     lines = engine.collect(
         orders.join(sent, on="customer_id")
-        .filter((nw.col("paid_at") > nw.col("sent_at")) & (nw.col("paid_at") <= nw.col("sent_at") + _delta(window).to_pytimedelta()))
+        .filter((nw.col("paid_at") > nw.col("sent_at")) & (nw.col("paid_at") <= nw.col("sent_at") + window_length(window).to_pytimedelta()))
         .select("customer_id", "group", "product_id", (nw.col("paid_amount") - nw.col("refund_amount").fill_null(0.0)).alias("net"))
     )
     sizes = responses["group"].value_counts()
@@ -209,7 +202,7 @@ def touch_features(shop: Shop, responses: pd.DataFrame, lookback: str = "30D") -
         sent = engine.like(shop.events, responses[["customer_id", "sent_at"]])
         recent = engine.collect(
             events.join(sent, on="customer_id")
-            .filter((nw.col("at") < nw.col("sent_at")) & (nw.col("at") >= nw.col("sent_at") - _delta(lookback).to_pytimedelta()))
+            .filter((nw.col("at") < nw.col("sent_at")) & (nw.col("at") >= nw.col("sent_at") - window_length(lookback).to_pytimedelta()))
             .group_by("customer_id", "event").agg(nw.len().alias("n"))
         )
         wide = recent.pivot_table(index="customer_id", columns="event", values="n", aggfunc="sum", fill_value=0)

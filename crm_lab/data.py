@@ -57,6 +57,7 @@ __all__ = [
     "validate",
     "atomic_write",
     "observation_end",
+    "window_length",
 ]
 
 log = logging.getLogger(__name__)
@@ -264,6 +265,29 @@ def observation_end(as_of: Any) -> pd.Timestamp:
     """
     ts = pd.Timestamp(as_of)
     return ts + pd.Timedelta(days=1) if ts == ts.normalize() else ts + pd.Timedelta(microseconds=1)
+
+
+def window_length(window: str | int | float | pd.Timedelta) -> pd.Timedelta:
+    """A window's length from '90D', '24h', a number of days or a Timedelta.
+
+    Examples
+    --------
+    >>> from crm_lab.data import window_length
+    >>> window_length("7D") == window_length(7) == window_length("168h")
+    True
+    """
+    if isinstance(window, pd.Timedelta):
+        return window
+    if isinstance(window, (int, float)):
+        return pd.Timedelta(days=window)
+    text = str(window).strip()
+    try:
+        if text[-1:] in ("D", "d") and text[:-1].lstrip("-").replace(".", "", 1).isdigit():
+            return pd.Timedelta(days=float(text[:-1]))
+        return pd.Timedelta(text)
+    except ValueError:
+        raise ValueError(f"window {window!r}: use e.g. '90D', '14D', '24h' or a number of days") from None
+
 
 
 class DataValidationError(ValueError):
