@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lab bench fonts env clean
+.PHONY: demo test test-fast lab bench fonts browser env clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,14 +25,24 @@ fonts:
 		|| echo "warning: could not install fonts-noto-cjk; Chinese labels will show as boxes"; \
 	else echo "note: install fonts-noto-cjk (e.g. sudo apt-get install fonts-noto-cjk) for Chinese labels in figures"; fi
 
-demo: env
-	$(VENV)/bin/crm-lab demo
+# The browser test renders a report in headless Chromium (Debian's chromium), installed where we
+# can; `pytest -m "not browser"` deselects it.
+browser:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing chromium (browser test of the HTML reports)"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+		|| echo "warning: could not install chromium; the browser test will fail (deselect: -m 'not browser')"; \
+	else echo "note: install chromium (e.g. sudo apt-get install chromium) for the browser test"; fi
 
-test: env
+demo: env
+	$(VENV)/bin/crm-lab demo --parallel 2
+
+test: env browser
 	$(PY) -m pytest
 
 test-fast: env
-	$(PY) -m pytest -m "not spark and not slow"
+	$(PY) -m pytest -m "not spark and not slow and not browser"
 
 lab: env
 	$(VENV)/bin/jupyter lab notebooks/

@@ -339,8 +339,12 @@ def plot_partners(related: pd.DataFrame, ax: Any = None, label: str = "partner_n
     """Top partners of a product by lift, bars; returns the Axes."""
     from crm_lab import plots
 
+    import matplotlib.pyplot as plt
+
     col = label if label in related else "partner"
     data = related.assign(搭配商品=related[col].astype("str"), 提升度=related["lift"])
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 1.2 + 0.45 * max(len(data), 1)))
     return plots.bar(data, x="提升度", y="搭配商品", ax=ax, title=f"{related['product'].iloc[0] if len(related) else ''} 关联商品（提升度）",
                      xlabel="lift", ylabel="")
 

@@ -422,6 +422,62 @@ class Audience:
         """Number of customers."""
         return int(engine.collect(self._frame().select(nw.len().alias("n")))["n"].iloc[0])
 
+    def outcome(self, horizon: Any = "30D", product: Any = None) -> pd.DataFrame:
+        """What the audience did after its ``as_of``: per customer, kept orders and net amount within ``horizon``.
+
+        Built for backtests: select an audience as of a past day, untouched, and read how many
+        bought anyway in the following days (the response a touch must beat). An order counts when
+        paid in ``(as_of's end, + horizon]`` and kept (net of refunds above 0).
+
+        Parameters
+        ----------
+        horizon : window, e.g. "7D", "30D"
+        product : str or list of str, optional
+            Only orders of these products count.
+
+        Returns
+        -------
+        pandas.DataFrame: ``customer_id, bought`` (0/1), ``orders, net_amount``; ``attrs["rate"]``
+        holds the share who bought.
+
+        Raises
+        ------
+        ValueError
+            If the horizon reaches past the shop's data end.
+
+        Examples
+        --------
+        >>> import crm_lab as cl
+        >>> shop = cl.datasets.make_shop(2_000, seed=1)
+        >>> past = cl.audience.Audience(shop, as_of="2025-09-30").event("live_view", within="30D").not_bought(within="30D")
+        >>> out = past.outcome("30D")
+        >>> 0 <= out.attrs["rate"] <= 1
+        True
+        """
+        start = self._end()
+        stop = start + window_length(horizon)
+        data_end = observation_end(self.shop.as_of) if self.shop.as_of is not None else None
+        if data_end is not None and stop > data_end:
+            raise ValueError(f"outcome: {horizon} after {self.as_of:%Y-%m-%d} reaches {stop:%Y-%m-%d}, past the data end "
+                             f"{pd.Timestamp(self.shop.as_of):%Y-%m-%d}. Fix: select the audience as of an earlier day or use a shorter horizon.")
+        ids = self.customer_ids()
+        lf = self._table("orders")
+        lf = lf.filter((nw.col("paid_at") >= engine.timestamp(start, lf)) & (nw.col("paid_at") < engine.timestamp(stop, lf)))
+        if product is not None:
+            lf = lf.filter(nw.col("product_id").is_in(_as_list(product)))
+        net = nw.col("paid_amount") - nw.col("refund_amount").fill_null(0.0)
+        kept = engine.collect(
+            lf.join(engine.like(self.shop.orders, pd.DataFrame({"customer_id": ids})), on="customer_id", how="semi")
+            .with_columns(net=net).group_by("customer_id", "order_id").agg(nw.col("net").sum())
+            .filter(nw.col("net") > 0).group_by("customer_id").agg(nw.len().alias("orders"), nw.col("net").sum().alias("net_amount"))
+        ).set_index("customer_id")
+        out = pd.DataFrame({"customer_id": ids})
+        out["orders"] = out["customer_id"].map(kept["orders"]).fillna(0).astype("int64")
+        out["net_amount"] = out["customer_id"].map(kept["net_amount"]).fillna(0.0)
+        out.insert(1, "bought", (out["orders"] > 0).astype("int64"))
+        out.attrs.update(rate=float(out["bought"].mean()) if len(out) else float("nan"), horizon=str(horizon), start=start)
+        return out
+
     def describe(self) -> pd.DataFrame:
         """The rules in order, in Chinese and English."""
         return pd.DataFrame(
@@ -617,56 +673,95 @@ def new_member_first_purchase(shop: Shop, joined_within: Any = "1D", as_of: Any 
 
 def high_potential(shop: Shop, live_view_within: Any = "30D", add_to_cart_within: Any = "30D",
                    not_bought_within: Any = "30D", as_of: Any = None) -> Recipe:
-    """高潜人群: watched a live stream or added to cart recently, and did not buy in the window."""
+    """高潜人群: watched a live stream or added to cart recently, and did not buy in the window.
+
+    The explanation counts the audience by signal: live view only, add to cart only, both.
+    """
     live = Audience(shop, as_of, "live_viewers").event("live_view", live_view_within)
     cart = Audience(shop, as_of, "cart").event("add_to_cart", add_to_cart_within)
     aud = replace(live.union(cart).not_bought(within=not_bought_within), name="high_potential")
-    return Recipe({"high_potential": aud}, pd.DataFrame({"live_view_within": [live_view_within], "add_to_cart_within": [add_to_cart_within],
-                                                         "not_bought_within": [not_bought_within]}))
+    ids = set(aud.customer_ids())
+    watched = ids & set(live.customer_ids())
+    carted = ids & set(cart.customer_ids())
+    explanation = pd.DataFrame({
+        "signal": ["live_view_only", "add_to_cart_only", "both"],
+        "信号": ["只看直播", "只加购", "看直播且加购"],
+        "customers": [len(watched - carted), len(carted - watched), len(watched & carted)],
+    })
+    explanation.attrs.update(live_view_within=live_view_within, add_to_cart_within=add_to_cart_within, not_bought_within=not_bought_within)
+    return Recipe({"high_potential": aud}, explanation)
 
 
-def promotion_waves(shop: Shop, event_start: Any, wave2_at: Any, r_min: int = 3, f_min: int = 2,
-                    m_min: int | None = None, exclude_new: bool = True, exclude_recent_buyers: Any = "14D") -> Recipe:
+def promotion_waves(shop: Shop, event_start: Any, wave2_at: Any = None, r_min: int = 3, f_min: int = 2,
+                    m_min: int | None = None, exclude_new: bool = True, exclude_recent_buyers: Any = "14D",
+                    wave1: Audience | None = None) -> Recipe:
     """大促两波: wave 1 from the RF core cells before the event; wave 2 = wave-1 non-buyers and refunders.
 
     Wave 1 is scored as of the day before ``event_start``: RFM r_score >= ``r_min`` and f_score >=
     ``f_min`` (the RF core cells; add ``m_min`` for RM cells, scored on net amounts), without
-    customers who bought in the ``exclude_recent_buyers`` window.
+    customers who bought in the ``exclude_recent_buyers`` window. Pass ``wave1`` to use another
+    first wave instead (e.g. :attr:`crm_lab.campaign.GapResult.wave1`, the cells that must close a gap).
     Wave 2, as of ``wave2_at``: wave-1 customers with no order since ``event_start`` that kept its
     value (a fully refunded order does not count as buying), plus wave-1 customers who refunded.
+    Without ``wave2_at`` (before the event) the recipe holds wave 1 only.
+
+    Raises
+    ------
+    ValueError
+        If ``wave2_at`` is after the data end: wave 2 needs the orders up to its day.
+
+    Examples
+    --------
+    >>> import crm_lab as cl
+    >>> shop = cl.datasets.make_shop(2_000, seed=1)
+    >>> r = cl.audience.promotion_waves(shop, "2025-10-20", "2025-11-08")
+    >>> set(r.audiences["wave2"].customer_ids()) <= set(r.audiences["wave1"].customer_ids())
+    True
     """
     from crm_lab import rfm, summary
 
     start = pd.Timestamp(event_start)
     before = start - pd.Timedelta(days=1)
-    scored = rfm.score(summary.customer_summary(shop, as_of=before))
-    keep = (scored["r_score"] >= r_min) & (scored["f_score"] >= f_min)
-    if m_min is not None:
-        keep &= scored["m_score"] >= m_min
-    core = scored.index[keep]
-    if exclude_new:
-        core = core[scored.loc[core, "frequency"] >= 1]
-    core_frame = pd.DataFrame({"customer_id": pd.Series(core, dtype="str")})
-    wave1 = Audience(shop, before, "wave1")._add(
-        True, f"大促前 RF 核心格 (R>={r_min}, F>={f_min})", f"RF core cells before the event (R>={r_min}, F>={f_min})",
-        lambda a: engine.like(a.shop.orders, core_frame))
-    if exclude_recent_buyers is not None:
-        wave1 = wave1.not_bought(within=exclude_recent_buyers)
+    if wave2_at is not None and shop.as_of is not None and pd.Timestamp(wave2_at).normalize() > pd.Timestamp(shop.as_of).normalize():
+        raise ValueError(f"wave 2 is selected as of {pd.Timestamp(wave2_at):%Y-%m-%d} but the data ends {pd.Timestamp(shop.as_of):%Y-%m-%d}. "
+                         "Fix: run wave 2 once the orders up to that day are loaded; before that, "
+                         "crm_lab.campaign.GapResult.touch_plan forecasts its size.")
+    if wave1 is None:
+        scored = rfm.score(summary.customer_summary(shop, as_of=before))
+        keep = (scored["r_score"] >= r_min) & (scored["f_score"] >= f_min)
+        if m_min is not None:
+            keep &= scored["m_score"] >= m_min
+        core = scored.index[keep]
+        if exclude_new:
+            core = core[scored.loc[core, "frequency"] >= 1]
+        core_frame = pd.DataFrame({"customer_id": pd.Series(core, dtype="str")})
+        wave1 = Audience(shop, before, "wave1")._add(
+            True, f"大促前 RF 核心格 (R>={r_min}, F>={f_min})", f"RF core cells before the event (R>={r_min}, F>={f_min})",
+            lambda a: engine.like(a.shop.orders, core_frame))
+        if exclude_recent_buyers is not None:
+            wave1 = wave1.not_bought(within=exclude_recent_buyers)
     wave1_ids = wave1.customer_ids()
-    orders = engine.lazy(shop.orders)
-    end = observation_end(pd.Timestamp(wave2_at))
-    since = orders.filter((nw.col("paid_at") >= engine.timestamp(start, orders)) & (nw.col("paid_at") < engine.timestamp(end, orders)))
-    since = since.with_columns(kept=nw.col("paid_amount") - nw.col("refund_amount").fill_null(0.0))
-    lines = engine.collect(since.select("customer_id", "kept", "refund_amount"))
-    lines = lines[lines["customer_id"].isin(wave1_ids)]
-    bought = set(lines.loc[lines["kept"] > 0, "customer_id"])
-    refunded = set(lines.loc[lines["refund_amount"].fillna(0) > 0, "customer_id"])
-    wave2_ids = sorted((set(wave1_ids) - bought) | (refunded & set(wave1_ids)))
+    if wave2_at is None:
+        return Recipe({"wave1": wave1}, pd.DataFrame({"wave": ["wave1"], "as_of": [wave1.as_of], "customers": [len(wave1_ids)],
+                                                      "bought_since_start": [np.nan], "refunded": [np.nan]}))
+    bought, refunded = _bought_since(shop, wave1_ids, start, wave2_at)
+    wave2_ids = sorted((set(wave1_ids) - bought) | refunded)
     wave2_frame = pd.DataFrame({"customer_id": pd.Series(wave2_ids, dtype="str")})
     wave2 = Audience(shop, pd.Timestamp(wave2_at), "wave2")._add(
         True, "第一波未购买（含退款）", "wave-1 customers who did not buy since the event started, or refunded",
         lambda a: engine.like(a.shop.orders, wave2_frame))
-    explanation = pd.DataFrame({"wave": ["wave1", "wave2"], "as_of": [before, pd.Timestamp(wave2_at)],
+    explanation = pd.DataFrame({"wave": ["wave1", "wave2"], "as_of": [wave1.as_of, pd.Timestamp(wave2_at)],
                                 "customers": [len(wave1_ids), len(wave2_ids)],
-                                "bought_since_start": [np.nan, len(bought)], "refunded": [np.nan, len(refunded & set(wave1_ids))]})
+                                "bought_since_start": [np.nan, len(bought)], "refunded": [np.nan, len(refunded)]})
     return Recipe({"wave1": wave1, "wave2": wave2}, explanation)
+
+
+def _bought_since(shop: Shop, ids: pd.Series, start: pd.Timestamp, until: Any) -> tuple[set[str], set[str]]:
+    """Of ``ids``: who bought something kept, and who had a refund, from ``start`` to ``until``'s day end."""
+    orders = engine.lazy(shop.orders)
+    end = observation_end(pd.Timestamp(until))
+    since = orders.filter((nw.col("paid_at") >= engine.timestamp(start, orders)) & (nw.col("paid_at") < engine.timestamp(end, orders)))
+    since = since.join(engine.like(shop.orders, pd.DataFrame({"customer_id": ids.astype("str")})), on="customer_id", how="semi")
+    since = since.with_columns(kept=nw.col("paid_amount") - nw.col("refund_amount").fill_null(0.0))
+    lines = engine.collect(since.select("customer_id", "kept", "refund_amount"))
+    return set(lines.loc[lines["kept"] > 0, "customer_id"]), set(lines.loc[lines["refund_amount"].fillna(0) > 0, "customer_id"])

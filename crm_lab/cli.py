@@ -4,7 +4,7 @@ Commands
 --------
 ``crm-lab simulate --customers N --out DIR``
     Write a simulated sample shop as Parquet files.
-``crm-lab run PARAMS... [--out reports] [--parallel N]``
+``crm-lab run PARAMS... [--out reports] [--parallel N] [--data DIR]``
     Execute the notebooks each params file names and publish HTML reports; exit 1 if any failed.
 ``crm-lab demo``
     Simulate the sample shop (if missing) into ``data/demo`` and run ``params/demo_*.yaml``.
@@ -44,7 +44,7 @@ def _run(args: argparse.Namespace) -> int:
     for params in args.params:
         try:
             campaign = report.load_params(params).campaign
-            for r in report.run_params(params, out=args.out, parallel=args.parallel):
+            for r in report.run_params(params, out=args.out, parallel=args.parallel, data=args.data):
                 print(f"ok     {r['seconds']:6.1f}s  {Path(args.out) / campaign / r['report']}")
         except (report.ReportError, ValueError, FileNotFoundError) as exc:
             failed += 1
@@ -69,7 +69,7 @@ def _demo(args: argparse.Namespace) -> int:
     for p in params:
         print(f"running {p} ...")
         try:
-            report.run_params(p, out=args.out, parallel=args.parallel)
+            report.run_params(p, out=args.out, parallel=args.parallel, data=shop_dir)
         except (report.ReportError, ValueError) as exc:
             failed += 1
             print(f"FAILED {p}: {exc}", file=sys.stderr)
@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("params", nargs="+", help="params/<campaign>.yaml")
     p.add_argument("--out", default="reports")
     p.add_argument("--parallel", type=int, default=1, help="notebooks run at once")
+    p.add_argument("--data", default=None, help="shop folder replacing the params files' `data`")
     p.set_defaults(func=_run)
 
     p = sub.add_parser("demo", help="simulate the sample shop and build the demo reports")

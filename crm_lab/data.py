@@ -58,6 +58,7 @@ __all__ = [
     "atomic_write",
     "observation_end",
     "window_length",
+    "product_names",
 ]
 
 log = logging.getLogger(__name__)
@@ -288,6 +289,22 @@ def window_length(window: str | int | float | pd.Timedelta) -> pd.Timedelta:
     except ValueError:
         raise ValueError(f"window {window!r}: use e.g. '90D', '14D', '24h' or a number of days") from None
 
+
+def product_names(shop: Shop) -> pd.Series:
+    """Product id -> name from the shop's products table (empty without one).
+
+    Examples
+    --------
+    >>> import crm_lab as cl
+    >>> cl.data.product_names(cl.datasets.make_shop(300, seed=1)).get("N01")
+    '焕颜精华·2.0 标准装'
+    """
+    from crm_lab import engine
+
+    if shop.products is None:
+        return pd.Series(dtype="object", name="name")
+    products = engine.collect(engine.lazy(shop.products).select("product_id", "name"))
+    return products.drop_duplicates("product_id").set_index("product_id")["name"]
 
 
 class DataValidationError(ValueError):
@@ -1096,7 +1113,9 @@ def read_shop(folder: str | os.PathLike[str], *, as_of: Any = None, validated: b
         A folder holding ``<table>.parquet`` or ``<table>.csv`` files (or ``<table>/`` folders of
         Parquet parts), or a ``.duckdb`` database file with tables of those names.
     as_of : date-like, optional
-        Extraction time; defaults to the ``as_of`` in the folder's ``shop.json`` if any.
+        The moment analyses look from; defaults to the extraction time in the folder's
+        ``shop.json`` if any. An earlier ``as_of`` (a daily report run again for a past day)
+        leaves later rows out of every analysis; rows after the extraction time are errors.
 
     Examples
     --------
@@ -1126,9 +1145,13 @@ def read_shop(folder: str | os.PathLike[str], *, as_of: Any = None, validated: b
                     break
     if "orders" not in tables:
         raise FileNotFoundError(f"{path}: no orders table (orders.parquet, orders.csv or orders/)")
-    as_of_ts = pd.Timestamp(as_of) if as_of is not None else (pd.Timestamp(meta["as_of"]) if meta.get("as_of") else None)
+    extracted = pd.Timestamp(meta["as_of"]) if meta.get("as_of") else None
+    as_of_ts = pd.Timestamp(as_of) if as_of is not None else extracted
     if validated:
-        tables = {t: validate(f, t, as_of=as_of_ts) for t, f in tables.items()}
+        # Rows after the extraction are errors; rows after an earlier as_of (a backfill, a
+        # backtest) are data the analyses leave out, not bad data.
+        check = max(as_of_ts, extracted) if as_of_ts is not None and extracted is not None else as_of_ts
+        tables = {t: validate(f, t, as_of=check) for t, f in tables.items()}
     return Shop(**tables, as_of=as_of_ts, name=name or meta.get("name", path.stem))
 
 

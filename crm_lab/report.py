@@ -43,9 +43,11 @@ __all__ = [
     "verdict",
     "kpi_cards",
     "table",
+    "as_table",
     "fmt_yuan",
     "fmt_pct",
     "load_params",
+    "check_parameters",
     "run_notebook",
     "run_params",
     "write_index",
@@ -201,6 +203,18 @@ def table(df: pd.DataFrame, formats: dict[str, Any] | None = None, index: bool =
     return _HTML(shown.to_html(index=index, border=0, classes="crm-table", na_rep="–", escape=True))
 
 
+def as_table(items: dict[str, Any], columns: tuple[str, str] = ("项目", "数值")) -> pd.DataFrame:
+    """A two-column table (label, value) from a dict, for :func:`table`.
+
+    Examples
+    --------
+    >>> from crm_lab.report import as_table
+    >>> as_table({"回测人群": "1,024"}).values.tolist()
+    [['回测人群', '1,024']]
+    """
+    return pd.DataFrame({columns[0]: list(items), columns[1]: [str(v) for v in items.values()]})
+
+
 # --------------------------------------------------------------------------------------------
 # Parameter files
 
@@ -258,6 +272,62 @@ def _resolve_notebook(name: str) -> Path:
         available = sorted(p.stem for p in NOTEBOOK_DIR.glob("*.ipynb"))
         raise ValueError(f"No notebook {name!r}; templates: {available}")
     return found
+
+
+#: Injected into every notebook by :func:`run_params`; a template need not declare them.
+INJECTED = ("data", "as_of", "title", "report_dir")
+
+
+def check_parameters(notebook: str, parameters: dict[str, Any], where: str | None = None) -> None:
+    """Check parameter names and types against a template's ``parameters`` cell, before any run.
+
+    A name the template does not declare would be injected and silently ignored, so it is an
+    error listing the names it does declare. A value whose type does not match the default's
+    (text for a number, a number for text ...) is an error too; defaults of None accept anything.
+
+    Raises
+    ------
+    ValueError
+        Unknown notebook, unknown parameter name, or a value of the wrong type.
+
+    Examples
+    --------
+    >>> from crm_lab.report import check_parameters
+    >>> check_parameters("sample_to_full_size", {"sample_product": "S02"})
+    >>> check_parameters("sample_to_full_size", {"sampel_product": "S02"})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: sample_to_full_size: unknown parameter 'sampel_product' ...
+    """
+    import ast
+
+    import papermill
+
+    path = _resolve_notebook(notebook)
+    declared = papermill.inspect_notebook(str(path))
+    where = where or notebook
+    for key, value in parameters.items():
+        if key not in declared:
+            if key in INJECTED:
+                continue
+            raise ValueError(f"{where}: unknown parameter {key!r} (a typo would be ignored silently). "
+                             f"{Path(path).stem} declares: {', '.join(declared)}")
+        try:
+            default = ast.literal_eval(declared[key]["default"])
+        except (ValueError, SyntaxError):
+            continue
+        if default is None or value is None:
+            continue
+        number = (int, float)
+        ok = (
+            isinstance(value, bool) if isinstance(default, bool)
+            else isinstance(value, number) and not isinstance(value, bool) if isinstance(default, number)
+            else isinstance(value, (list, tuple, str)) if isinstance(default, (list, tuple))
+            else isinstance(value, type(default))
+        )
+        if not ok:
+            raise ValueError(f"{where}: parameter {key!r} should be like its default {declared[key]['default']} "
+                             f"({type(default).__name__}), got {value!r} ({type(value).__name__})")
 
 
 def _atomic_text(path: Path, text: str) -> None:
@@ -381,8 +451,11 @@ def run_params(
     *,
     parallel: int = 1,
     kernel_name: str | None = None,
+    data: str | os.PathLike[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Run every notebook of a params file; write reports, a run log, the manifest and the index.
+
+    ``data`` replaces the file's ``data`` (the same params on another shop folder).
 
     Returns
     -------
@@ -405,12 +478,14 @@ def run_params(
     spec = load_params(params_path)
     folder = Path(out) / spec.campaign
     shared = {**spec.parameters}
-    if spec.data is not None:
+    if data is not None:
+        shared["data"] = str(data)
+    elif spec.data is not None:
         shared["data"] = spec.data
     if spec.as_of is not None:
         shared["as_of"] = spec.as_of
-    for nb in spec.notebooks:
-        _resolve_notebook(nb.notebook)  # fail before running anything
+    for nb in spec.notebooks:  # fail before running anything
+        check_parameters(nb.notebook, _plain({**spec.parameters, **nb.parameters}), where=f"{params_path}: {nb.notebook}")
 
     def one(nb: NotebookRun) -> dict[str, Any]:
         name = nb.name or Path(nb.notebook).stem

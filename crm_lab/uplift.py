@@ -344,7 +344,8 @@ def power(baseline_rate: float, relative_lift: float | None = None, customers_pe
     h = analysis.solve_power(nobs1=customers_per_arm, alpha=alpha, power=power, ratio=ratio)
     # Invert Cohen's h = 2 asin(sqrt(p1)) - 2 asin(sqrt(p0)) for p1.
     p1 = np.sin(np.arcsin(np.sqrt(baseline_rate)) + h / 2) ** 2
-    return {"minimum_detectable_rate": float(p1), "minimum_detectable_lift": float(p1 / baseline_rate - 1)}
+    return {"minimum_detectable_rate": float(p1), "minimum_detectable_difference": float(p1 - baseline_rate),
+            "minimum_detectable_lift": float(p1 / baseline_rate - 1)}
 
 
 # --------------------------------------------------------------------------------------------

@@ -237,6 +237,21 @@ def test_read_shop_round_trip(small_shop, shop_dir):
     pd.testing.assert_frame_equal(back, orig, check_dtype=False)
 
 
+def test_read_shop_for_an_earlier_day_leaves_later_rows_to_the_analyses(small_shop, shop_dir, tmp_path):
+    # A daily report run again for a past day: rows after that day are not errors, analyses leave them out.
+    earlier = cl.data.read_shop(shop_dir, as_of="2025-06-30")
+    assert earlier.as_of == pd.Timestamp("2025-06-30")
+    s = cl.summary.customer_summary(earlier)
+    assert s["last_order_at"].max() < pd.Timestamp("2025-07-01")
+    pd.testing.assert_frame_equal(s, cl.summary.customer_summary(small_shop, as_of="2025-06-30"), check_dtype=False)
+    # Rows after the extraction time (shop.json) still are errors.
+    cl.data.write_shop(small_shop, tmp_path)
+    meta = tmp_path / "shop.json"
+    meta.write_text(meta.read_text(encoding="utf-8").replace("2025-11-30", "2025-10-31"), encoding="utf-8")
+    with pytest.raises(DataValidationError, match="after as_of"):
+        cl.data.read_shop(tmp_path)
+
+
 def test_as_of_date_includes_its_whole_day():
     late_on_the_day = _canonical().assign(paid_at=["2025-01-01", "2025-01-02", "2025-01-03", "2025-06-30 23:59:59"])
     assert len(cl.data.read_orders(late_on_the_day, as_of="2025-06-30")) == 4

@@ -96,6 +96,9 @@ def test_failing_notebook_exits_non_zero_and_is_kept(tmp_path):
         ("campaign: x\nnotebook: shop_overview\n", "notebook"),
         ("campaign: has space\nnotebooks:\n  - notebook: shop_overview\n", "campaign"),
         ("campaign: x\nnotebooks: []\n", "notebooks"),
+        ("campaign: x\nnotebooks:\n  - notebook: sample_to_full_size\n    parameters: {sampel_product: S01}\n", "sampel_product"),
+        ("campaign: x\nnotebooks:\n  - notebook: sample_to_full_size\n    parameters: {control_share: ten}\n", "control_share"),
+        ("campaign: x\nparameters: {target: 1}\nnotebooks:\n  - notebook: clv\n", "unknown parameter 'target'"),
     ],
 )
 def test_params_errors_before_anything_runs(tmp_path, text, message):
@@ -117,7 +120,9 @@ def test_repo_params_files_are_valid():
     files = sorted((ROOT / "params").glob("*.yaml"))
     assert files
     for f in files:
-        cl.report.load_params(f)
+        spec = cl.report.load_params(f)
+        for nb in spec.notebooks:
+            cl.report.check_parameters(nb.notebook, {**spec.parameters, **nb.parameters})
 
 
 def test_templates_are_clean_and_parameterised():
@@ -163,18 +168,142 @@ def test_audience_notebook_exports_ids_only_beside_the_report(tmp_path, shop_dir
     assert not PHONE.search(_visible_text(page))
 
 
-@pytest.mark.parametrize(
-    "notebook,parameters",
-    [
-        ("campaign_gap", "{event: [2025-10-20, 2025-11-11], baselines: [[2024-10-20, 2024-11-11]], target_net_amount: 300000}"),
-        ("response_report", "{campaign_id: d11_2025_wave1, control_share: 0.2}"),
-        ("clv", "{calibration_end: '2025-03-31', holdout_end: '2025-11-30'}"),
-    ],
-)
-def test_campaign_templates_run_and_hide_code(tmp_path, shop_dir, notebook, parameters):
-    params = tmp_path / "p.yaml"
-    params.write_text(f"campaign: suite\ndata: {shop_dir}\nnotebooks:\n  - notebook: {notebook}\n    parameters: {parameters}\n", encoding="utf-8")
-    cl.report.run_params(params, out=tmp_path / "reports")
-    page = (tmp_path / "reports" / "suite" / f"{notebook}.html").read_text(encoding="utf-8")
-    assert "核心结论" in page and "crm-kpi" in page and "import crm_lab" not in page
+SUITE = {
+    "campaign_gap": "{event: [2025-10-20, 2025-11-11], baselines: [[2024-10-20, 2024-11-11]], target_net_amount: 300000}",
+    "response_report": "{campaign_id: d11_2025_wave1, control_share: 0.2}",
+    "clv": "{calibration_end: '2025-03-31', holdout_end: '2025-11-30'}",
+    "new_product_launch": "{new_product: N01}",
+    "promotion_waves": "{event: [2025-10-20, 2025-11-11]}",
+    "sample_to_full_size": "{sample_product: S01}",
+    "influencer_repurchase": "{acquired_within: 180D, days: 30}",
+    "new_member_first_purchase": "{joined_within: 30D}",
+    "high_potential": "{}",
+}
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory, shop_dir):
+    """Every template but the two with their own tests, in one params file, two at a time via the CLI."""
+    out = tmp_path_factory.mktemp("suite")
+    lines = [f"campaign: suite\ntitle: 测试报告\ndata: {shop_dir}\nnotebooks:"]
+    lines += [f"  - notebook: {name}\n    parameters: {params}" for name, params in SUITE.items()]
+    (out / "suite.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert cl.cli.main(["run", str(out / "suite.yaml"), "--out", str(out / "reports"), "--parallel", "2"]) == 0
+    return out / "reports" / "suite", cl.data.read_shop(shop_dir)
+
+
+def _expected_values(notebook: str, shop) -> list[str]:
+    """KPI values crm_lab computes for the small shop, as the report must show them."""
+    fmt = cl.report
+    if notebook == "campaign_gap":
+        g = cl.campaign.gap(shop, ("2025-10-20", "2025-11-11"), 300_000, [("2024-10-20", "2024-11-11")])
+        return [fmt.fmt_yuan(g.gap), fmt.fmt_yuan(g.forecast_returning + g.new_customer_amount)]
+    if notebook == "response_report":
+        resp = cl.campaign.response(shop, "d11_2025_wave1")
+        return [f"{int((resp['group'] == 'treatment').sum()):,}"]
+    if notebook == "new_product_launch":
+        sizes = cl.audience.new_product_launch(shop, "N01").sizes()
+        return [f"{int(sizes.sum()):,}", f"{int(sizes['high_value']):,}"]
+    if notebook == "promotion_waves":
+        return [value for _label, value, _note in cl.campaign.wave_plan(shop, ("2025-10-20", "2025-11-11")).cards()]
+    if notebook == "sample_to_full_size":
+        conv = cl.conversion.conversion(shop, cl.conversion.first_orders(shop, product="S01"),
+                                        product=cl.audience.sample_to_full_size(shop, "S01").explanation["full_size"].iloc[0])
+        rate = cl.conversion.curve(conv, days=(30,))["rate"].iloc[0]
+        return [f"{len(conv):,}", fmt.fmt_pct(rate), f"{cl.audience.sample_to_full_size(shop, 'S01').sizes().sum():,}"]
+    if notebook == "influencer_repurchase":
+        t = cl.conversion.influencer_repurchase(shop, within="180D", days=30)
+        via = t[t["influencer_name"] != cl.conversion.OWN_SALES]
+        return [f"{int(via['new_customers'].sum()):,}", fmt.fmt_pct(cl.conversion.pooled_rate(via)["rate"])]
+    if notebook == "new_member_first_purchase":
+        return [f"{cl.audience.new_member_first_purchase(shop, joined_within='30D').sizes().sum():,}"]
+    if notebook == "high_potential":
+        return [f"{cl.audience.high_potential(shop).sizes().sum():,}"]
+    return []
+
+
+@pytest.mark.parametrize("notebook", list(SUITE))
+def test_every_template_runs_and_shows_crm_lab_numbers_without_code(suite, notebook):
+    folder, shop = suite
+    page = (folder / f"{notebook}.html").read_text(encoding="utf-8")
+    assert "<title>测试报告</title>" in page and "核心结论" in page and "crm-kpi" in page
+    for code in ("import crm_lab", "cl.report", "jp-InputArea"):
+        assert code not in page, code
     assert not re.search(r"<script[^>]+src=", page) and not PHONE.search(_visible_text(page))
+    assert "Traceback" not in page and "Warning" not in page
+    for value in _expected_values(notebook, shop):
+        assert value in page, value
+    assert (folder / f"{notebook}.ipynb").exists()
+
+
+def test_scenario_audiences_are_exported_beside_their_reports(suite):
+    folder, _shop = suite
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert {r["notebook"] for r in manifest["reports"]} == set(SUITE) and {r["status"] for r in manifest["reports"]} == {"ok"}
+    for prefix in ("new_product_N01_", "promotion_wave1", "sample_S01_", "influencer_new_customers_", "new_members_", "high_potential_"):
+        files = list(folder.glob(f"{prefix}*.csv"))
+        assert files, prefix
+        for f in files:
+            exported = pd.read_csv(f, dtype=str)
+            assert list(exported.columns) == ["id", "group"] and not PHONE.search(f.read_text(encoding="utf-8"))
+
+
+def test_templates_pass_nbval_lax(tmp_path, small_shop):
+    """`pytest --nbval-lax` on copies of the templates, their default parameters pointing at a small shop."""
+    import shutil
+    import subprocess
+    import sys
+
+    folder = tmp_path / "notebooks"
+    shutil.copytree(ROOT / "notebooks", folder)
+    cl.data.write_shop(small_shop, folder / "data" / "demo")  # the templates' default `data`
+    done = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider", str(folder)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    cells = sum(len([c for c in nbformat.read(p, as_version=4).cells if c.cell_type == "code"]) for p in folder.glob("*.ipynb"))
+    assert f"{cells} passed" in done.stdout, done.stdout[-500:]
+
+
+def _chromium() -> str:
+    import shutil
+
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert found, "Chromium is missing: `make browser` installs Debian's chromium (or deselect with -m 'not browser')"
+    return found
+
+
+def _screenshot(page: Path, png: Path, size: str = "1000,1400") -> bytes:
+    import subprocess
+
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--hide-scrollbars", f"--user-data-dir={png.parent / 'chromium-profile'}",
+             f"--window-size={size}", f"--screenshot={png}", page.resolve().as_uri()]
+    subprocess.run([_chromium(), *flags], capture_output=True, timeout=120, check=True)
+    return png.read_bytes()
+
+
+@pytest.mark.browser
+def test_report_renders_in_headless_chromium_with_chinese_glyphs(overview_run, tmp_path):
+    import subprocess
+
+    import numpy as np
+    from PIL import Image
+
+    out, _records = overview_run
+    png = _screenshot(out / "test_overview" / "shop_overview.html", tmp_path / "report.png")
+    image = np.asarray(Image.open(tmp_path / "report.png").convert("L"))
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and image.shape == (1400, 1000)
+    assert (image < 128).mean() > 0.01  # text and figures drawn, not a blank page
+    # The report's font stack starts with Noto Sans CJK; fontconfig must have a Chinese font ...
+    fonts = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True, check=True).stdout
+    assert "Noto Sans CJK" in fonts, "no CJK font: `make fonts` installs fonts-noto-cjk"
+    # ... and Chromium must draw real glyphs with it: two different characters give different
+    # pixels, where a missing font draws the same empty box (tofu) for both.
+    shots = []
+    for char in ("会", "营"):
+        page = tmp_path / f"{ord(char)}.html"
+        page.write_text(f'<html><body style="font-family:\'Noto Sans CJK SC\';font-size:120px;margin:0">{char}</body></html>',
+                        encoding="utf-8")
+        _screenshot(page, tmp_path / f"{ord(char)}.png", size="200,200")
+        shots.append(np.asarray(Image.open(tmp_path / f"{ord(char)}.png").convert("L")))
+    assert all((s < 128).sum() > 200 for s in shots) and (shots[0] != shots[1]).mean() > 0.02
