@@ -133,6 +133,93 @@ def baskets(
     return _from_codes(b_codes, i_codes, int(b_codes.max()) + 1 if len(b_codes) else 0, pd.Index(items), level, basket)
 
 
+#: Pairs enumerated per chunk of baskets (bounds the counting's memory).
+PAIRS_PER_CHUNK = 1_000_000
+#: Baskets with more items than this are counted by a sparse product instead of enumeration.
+LARGE_BASKET = 1_000
+#: Threads counting pairs (numpy and scipy release the GIL while they work).
+WORKERS = 2
+
+
+def _chunk_pairs(indptr: np.ndarray, indices: np.ndarray, lo: int, hi: int, n_items: int) -> sparse.csr_matrix:
+    """Upper-triangle pair counts of baskets ``lo:hi`` (rows of a CSR matrix with sorted indices).
+
+    Every pair ``(i, j)``, ``i < j``, of items in a basket is enumerated with vectorised
+    repeat/arange arithmetic, and the pairs are summed as a sparse matrix: half the work of
+    ``X.T @ X``, which computes both triangles and the diagonal.
+    """
+    p0, p1 = int(indptr[lo]), int(indptr[hi])
+    sizes = np.diff(indptr[lo:hi + 1]).astype(np.int32)
+    # Offsets within the chunk fit in int32 (chunks hold at most PAIRS_PER_CHUNK pairs).
+    pos = np.arange(p1 - p0, dtype=np.int32)
+    partners = np.repeat((indptr[lo + 1:hi + 1] - p0).astype(np.int32), sizes) - pos - 1  # later items in the basket
+    left = np.repeat(indices[p0:p1], partners)
+    first = np.cumsum(partners, dtype=np.int32) - partners
+    step = np.repeat(first - pos - 1, partners)
+    step -= np.arange(left.size, dtype=np.int32)
+    np.negative(step, out=step)
+    right = indices[p0:p1][step]
+    del step
+    pairs = sparse.csr_matrix((np.ones(left.size, dtype=np.int32), (left, right)), shape=(n_items, n_items))
+    pairs.sum_duplicates()
+    return pairs
+
+
+def _pair_counts(x: sparse.csr_matrix) -> sparse.coo_matrix:
+    """Baskets holding each pair of items (``i < j``), as a sparse upper triangle.
+
+    Baskets are split into chunks of at most :data:`PAIRS_PER_CHUNK` pairs (a multiple of :data:`WORKERS`),
+    counted :data:`WORKERS` at a time in threads, and summed.
+    Baskets larger than :data:`LARGE_BASKET` items (a customer basket over years) go through
+    ``X.T @ X`` instead, so no single basket's pairs are ever all held at once.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    x = x.tocsr()
+    if not x.has_sorted_indices:
+        x = x.copy()
+        x.sort_indices()
+    n_items = x.shape[1]
+    sizes = np.diff(x.indptr)
+    large = sizes > LARGE_BASKET
+    total = sparse.csr_matrix((n_items, n_items), dtype=np.int32)
+    if large.any():
+        big = x[np.flatnonzero(large)]
+        big.data = np.ones_like(big.data, dtype=np.int32)
+        total = total + sparse.triu(big.T @ big, k=1).tocsr()
+        x = x[np.flatnonzero(~large)]
+        sizes = sizes[~large]
+    cumulative = np.cumsum(sizes.astype(np.int64) * (sizes.astype(np.int64) - 1) // 2)
+    pairs = int(cumulative[-1]) if cumulative.size else 0
+    if pairs <= PAIRS_PER_CHUNK // 4:  # small: threads would cost more than they save
+        return (total + _chunk_pairs(x.indptr, x.indices, 0, x.shape[0], n_items)).tocoo()
+    n_chunks = WORKERS * max(1, -(-pairs // (WORKERS * PAIRS_PER_CHUNK)))
+    cuts = np.searchsorted(cumulative, np.arange(1, n_chunks) * (pairs / n_chunks)) + 1
+    edges = np.unique(np.concatenate([[0], np.minimum(cuts, x.shape[0]), [x.shape[0]]]))
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        parts = pool.map(lambda c: _chunk_pairs(x.indptr, x.indices, int(c[0]), int(c[1]), n_items), zip(edges[:-1], edges[1:], strict=True))
+        for part in parts:
+            total = total + part
+    return total.tocoo()
+
+
+def _binomial_tail(n_ab: np.ndarray, n_a: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """One-sided binomial tail P(X >= n_ab), X ~ Binomial(n_a, p).
+
+    Close to the hypergeometric (Fisher) test when baskets far outnumber an item's, and compiled
+    (scipy's hypergeom.sf took 39 s for 250k pairs). ``n_ab = 1``, most pairs of a catalogue,
+    has the closed form 1 - (1 - p)^n_a, computed stably as -expm1(n_a log1p(-p)).
+    """
+    out = np.negative(p)
+    np.log1p(out, out=out)
+    out *= n_a
+    np.expm1(out, out=out)
+    np.negative(out, out=out)  # P(X >= 1) for every pair
+    more = np.flatnonzero(n_ab > 1)
+    out[more] = special.bdtrc(n_ab[more].astype(np.int64) - 1, np.asarray(n_a)[more].astype(np.int64), p[more])
+    return out
+
+
 def _pair_stats(n_ab: np.ndarray, n_a: np.ndarray, n_b: np.ndarray, n: int, prior: float = PRIOR) -> dict[str, np.ndarray]:
     n_ab, n_a, n_b = (np.asarray(v, dtype="float64") for v in (n_ab, n_a, n_b))
     expected = n_a * n_b / n
@@ -143,10 +230,7 @@ def _pair_stats(n_ab: np.ndarray, n_a: np.ndarray, n_b: np.ndarray, n: int, prio
         "lift": n_ab / expected,
         # A prior of `prior` pseudo-baskets at lift 1: rare pairs cannot top a list by lift alone.
         "lift_shrunk": (n_ab + prior) / (expected + prior),
-        # One-sided binomial tail P(X >= count), X ~ Binomial(count_a, count_b / n): close to the
-        # hypergeometric (Fisher) test when baskets far outnumber an item's, and a compiled ufunc
-        # (scipy's hypergeom.sf took 39 s for 250k pairs).
-        "p_value": special.bdtrc(n_ab.astype(np.int64) - 1, n_a.astype(np.int64), n_b / n),
+        "p_value": _binomial_tail(n_ab, n_a, n_b / n),
     }
 
 
@@ -168,9 +252,16 @@ def pair_table(
 
     Returns
     -------
-    pandas.DataFrame, one row per unordered pair (``item_a < item_b``), strongest first by
-    ``lift_shrunk``: ``item_a, item_b, count, count_a, count_b, support, confidence_ab`` (P(b | a)),
-    ``confidence_ba``, ``lift, lift_shrunk, p_value``. ``attrs["n_baskets"]`` holds the basket count.
+    pandas.DataFrame, one row per unordered pair (``item_a < item_b`` in the item order),
+    strongest first by ``lift_shrunk`` (ties in item order): ``item_a, item_b, count, count_a,
+    count_b, support, confidence_ab`` (P(b | a)), ``confidence_ba``, ``lift, lift_shrunk,
+    p_value``. ``attrs["n_baskets"]`` holds the basket count.
+
+    Notes
+    -----
+    Pairs are counted by enumerating each basket's pairs (half the work of ``X.T @ X``) in two
+    threads; the sort runs in a thread while the p-values are computed. 1M baskets over 50k SKUs
+    take about a second (bench/RESULTS.md).
 
     Examples
     --------
@@ -179,32 +270,52 @@ def pair_table(
     >>> t[["item_a", "item_b", "count", "lift"]].values.tolist()
     [['a', 'b', 2, 1.3333333333333333]]
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     b = source if isinstance(source, Baskets) else baskets(source, level, basket, window)
     empty = pd.DataFrame({c: pd.Series(dtype="float64") for c in PAIR_COLUMNS})
     if b.n_baskets == 0 or len(b.items) < 2:
         warnings.warn(f"pair_table: {b.n_baskets} basket(s) over {len(b.items)} item(s): no pairs to count", stacklevel=2)
         empty.attrs["n_baskets"] = b.n_baskets
         return empty
-    x = b.matrix
-    counts = b.item_counts().to_numpy()
-    co = sparse.triu(x.T @ x, k=1).tocoo()  # counts of every pair, each pair once
-    keep = co.data >= min_count
-    ia, ib, n_ab = co.row[keep], co.col[keep], np.rint(co.data[keep]).astype("int64")
-    measures = _pair_stats(n_ab, counts[ia], counts[ib], b.n_baskets)
-    order = np.lexsort((-n_ab, -measures["lift_shrunk"]))  # strongest first; sorted once, as arrays
-    ia, ib, n_ab = ia[order], ib[order], n_ab[order]
-    # Item labels as categoricals: millions of pairs share a few thousand names.
-    table = pd.DataFrame(
-        {
-            "item_a": pd.Categorical.from_codes(ia, categories=b.items),
-            "item_b": pd.Categorical.from_codes(ib, categories=b.items),
-            "count": n_ab,
-            "count_a": counts[ia],
-            "count_b": counts[ib],
-            **{name: values[order] for name, values in measures.items()},
-        }
-    )
-    table.attrs["n_baskets"] = b.n_baskets
+    n = b.n_baskets
+    counts = np.bincount(b.matrix.tocsr().indices, minlength=len(b.items)).astype(np.int64)
+    co = _pair_counts(b.matrix)
+    if min_count > 1:
+        keep = co.data >= min_count
+        ia, ib, n_ab = co.row[keep], co.col[keep], co.data[keep]
+    else:
+        ia, ib, n_ab = co.row, co.col, co.data
+    del co
+    per_item = counts.astype(np.float64)
+    expected = per_item[ia]
+    expected *= per_item[ib] / n
+    shrunk = n_ab + PRIOR
+    shrunk /= expected + PRIOR
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # Strongest first; the sort (which releases the GIL) overlaps the p-values.
+        sorting = pool.submit(lambda: np.argsort(np.negative(shrunk), kind="stable"))
+        p_value = _binomial_tail(n_ab, per_item[ia], per_item[ib] / n)
+        order = sorting.result()
+    # Reorder column by column, each unordered array dropped once used, the largest first: the
+    # table is the biggest thing held here (threads would overlap these steps at a higher peak).
+    p_value = p_value[order]
+    shrunk = shrunk[order]
+    count = n_ab[order].astype(np.int64)
+    del n_ab
+    lift = expected[order]
+    del expected
+    np.divide(count, lift, out=lift)
+    item_a = pd.Categorical.from_codes(ia[order], categories=b.items, validate=False)
+    del ia
+    item_b = pd.Categorical.from_codes(ib[order], categories=b.items, validate=False)
+    del ib, order
+    count_a, count_b = counts[item_a.codes], counts[item_b.codes]
+    columns = {"item_a": item_a, "item_b": item_b, "count": count, "count_a": count_a, "count_b": count_b,
+               "support": count / n, "confidence_ab": count / count_a, "confidence_ba": count / count_b,
+               "lift": lift, "lift_shrunk": shrunk, "p_value": p_value}
+    table = pd.DataFrame(columns, copy=False)
+    table.attrs["n_baskets"] = n
     return table
 
 

@@ -127,3 +127,43 @@ def test_plots_return_axes(small_shop):
     ax2 = cl.assoc.plot_pairs(pair_table(small_shop, min_count=5), top=6)
     assert ax2.get_title()
     plt.close("all")
+
+
+@pytest.mark.parametrize("pairs_per_chunk,large_basket", [(1_000_000, 1_000), (7, 1_000), (50, 4), (1_000_000, 4)])
+def test_pair_counting_equals_the_sparse_product(monkeypatch, pairs_per_chunk, large_basket):
+    # Enumerated pairs, in one chunk or many, with large baskets sent through X.T @ X, count
+    # exactly what the plain upper triangle of X.T @ X counts.
+    from scipy import sparse
+
+    rng = np.random.default_rng(5)
+    n_baskets, n_items = 400, 60
+    sizes = rng.integers(0, 12, n_baskets)
+    rows = np.repeat(np.arange(n_baskets), sizes)
+    cols = rng.integers(0, n_items, rows.size)
+    x = sparse.csr_matrix((np.ones(rows.size, dtype=np.float32), (rows, cols)), shape=(n_baskets, n_items))
+    x.sum_duplicates()
+    x.data[:] = 1.0
+    # Items in reverse order within each basket: unsorted indices must be sorted first.
+    row = np.repeat(np.arange(n_baskets), np.diff(x.indptr))
+    flipped = x.indices[x.indptr[row] + x.indptr[row + 1] - 1 - np.arange(x.indices.size)]
+    x = sparse.csr_matrix((x.data, flipped, x.indptr), shape=x.shape)
+    assert not x.has_sorted_indices or x.nnz == 0
+    monkeypatch.setattr(cl.assoc, "PAIRS_PER_CHUNK", pairs_per_chunk)
+    monkeypatch.setattr(cl.assoc, "LARGE_BASKET", large_basket)
+    got = cl.assoc._pair_counts(x).tocsr()
+    expected = sparse.triu(x.T @ x, k=1).tocsr()
+    assert (got != expected.astype(np.int32)).nnz == 0 and got.nnz == expected.nnz
+    table = cl.assoc.pair_table(cl.assoc.Baskets(x, pd.Index([f"i{k:02d}" for k in range(n_items)])), min_count=1)
+    assert int(table["count"].sum()) == int(expected.sum())
+    assert table["lift_shrunk"].is_monotonic_decreasing
+
+
+def test_binomial_tail_closed_form_equals_scipy():
+    from scipy import special, stats
+
+    n_ab = np.array([1, 1, 2, 5, 1])
+    n_a = np.array([10, 5000, 40, 200, 1])
+    p = np.array([1e-7, 0.3, 0.01, 0.02, 0.999])
+    got = cl.assoc._binomial_tail(n_ab, n_a, p)
+    np.testing.assert_allclose(got, special.bdtrc(n_ab - 1, n_a, p), rtol=1e-12)
+    np.testing.assert_allclose(got, stats.binom.sf(n_ab - 1, n_a, p), rtol=1e-9)
