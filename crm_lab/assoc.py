@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse, special
 
-from crm_lab.data import Shop
+from crm_lab.data import Shop, orders_of
 
 __all__ = ["Baskets", "baskets", "baskets_from_lists", "pair_table", "related_products", "rules", "plot_partners", "plot_pairs"]
 
@@ -113,7 +113,7 @@ def baskets(
 
     from crm_lab import engine
 
-    orders = source.orders if isinstance(source, Shop) else source
+    orders = orders_of(source)[0]
     item_col = {"product": "product_id", "sku": "sku_id", "category": "product_id"}[level]
     basket_col = {"order": "order_id", "customer": "customer_id"}[basket]
     lf = engine.lazy(orders)

@@ -30,7 +30,6 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
-from crm_lab.data import Shop
 
 __all__ = ["BetaGeo", "GammaGamma", "CLVModel", "fit", "evaluate", "HoldoutReport", "check_rfm", "TIME_UNITS"]
 
@@ -622,15 +621,15 @@ def evaluate(source: Any, calibration_end: Any, holdout_end: Any, *, penalizer: 
     --------
     >>> import crm_lab as cl
     >>> rep = cl.clv.evaluate(cl.datasets.make_shop(3_000, seed=1), "2025-03-31", "2025-11-30")
-    >>> rep.summary().loc["customers", "value"] > 0
+    >>> bool(rep.summary().loc["customers", "value"] > 0)
     True
     """
     import narwhals as nw
 
     from crm_lab import engine, summary
-    from crm_lab.data import observation_end
+    from crm_lab.data import observation_end, orders_of
 
-    orders = source.orders if isinstance(source, Shop) else source
+    orders, shop_as_of = orders_of(source)
     cal_end, hold_end = pd.Timestamp(calibration_end), pd.Timestamp(holdout_end)
     if hold_end <= cal_end:
         raise ValueError(f"holdout_end ({hold_end.date()}) must be after calibration_end ({cal_end.date()})")
@@ -639,8 +638,8 @@ def evaluate(source: Any, calibration_end: Any, holdout_end: Any, *, penalizer: 
     start, stop = observation_end(cal_end), observation_end(hold_end)
     # The holdout must be observed: up to the shop's as_of, or (orders alone) within a week of
     # the last order, since a quiet last day or two says nothing.
-    if isinstance(source, Shop) and source.as_of is not None:
-        data_end, slack = pd.Timestamp(source.as_of), pd.Timedelta(0)
+    if shop_as_of is not None:
+        data_end, slack = pd.Timestamp(shop_as_of), pd.Timedelta(0)
     else:
         data_end, slack = pd.Timestamp(engine.collect(lf.select(nw.col("paid_at").max()))["paid_at"].iloc[0]), pd.Timedelta(days=7)
     if hold_end.normalize() > data_end.normalize() + slack:

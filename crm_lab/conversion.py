@@ -31,8 +31,8 @@ import numpy as np
 import pandas as pd
 
 from crm_lab import engine
-from crm_lab.data import Shop, observation_end, window_length
-from crm_lab.summary import _lines, _orders_of
+from crm_lab.data import Shop, observation_end, orders_of, window_length
+from crm_lab.summary import order_lines
 
 __all__ = ["first_orders", "conversion", "curve", "plot_curve", "samples", "influencer_repurchase", "member_first_purchase",
            "pooled_rate", "plot_repurchase", "plot_cohorts", "OWN_SALES"]
@@ -71,10 +71,10 @@ def first_orders(source: Any, product: Any = None, as_of: Any = None) -> pd.Data
     >>> bool(f["customer_id"].is_unique)
     True
     """
-    orders = _orders_of(source)[0]
+    orders = orders_of(source)[0]
     names = set(engine.columns(orders))
     extra = [c for c in ("product_id", "influencer_id", "influencer_name", "traffic_genre") if c in names]
-    lines, _ = _lines(source, as_of, keep=extra)
+    lines, _ = order_lines(source, as_of, keep=extra)
     wanted = _products(product)
     if wanted is not None:
         lines = lines.filter(nw.col("product_id").is_in(wanted))
@@ -136,7 +136,7 @@ def conversion(source: Any, starts: pd.DataFrame, product: Any = None, as_of: An
     if len(repeated):
         raise ValueError(f"conversion: starts has {repeated.nunique()} customer(s) more than once, e.g. {list(repeated.unique()[:5])}. "
                          "Fix: keep one start per customer (e.g. the earliest).")
-    lines, as_of = _lines(source, as_of, keep=["product_id"] if product is not None else None)
+    lines, as_of = order_lines(source, as_of, keep=["product_id"] if product is not None else None)
     end = observation_end(as_of)
     late = starts["start_at"] >= end
     if late.any():
@@ -147,7 +147,7 @@ def conversion(source: Any, starts: pd.DataFrame, product: Any = None, as_of: An
         lines = lines.filter(nw.col("product_id").is_in(wanted))
     keys = ["customer_id", "start_at"] + (["order_id"] if "order_id" in starts else [])
     small = starts[keys].rename(columns={"order_id": "start_order"}).astype({"customer_id": "str"})
-    joined = lines.filter(nw.col("net") > 0).join(engine.like(_orders_of(source)[0], small), on="customer_id")
+    joined = lines.filter(nw.col("net") > 0).join(engine.like(orders_of(source)[0], small), on="customer_id")
     after = joined.filter(nw.col("paid_at") >= nw.col("start_at"))
     if "start_order" in small:
         after = after.filter(nw.col("order_id") != nw.col("start_order"))

@@ -59,6 +59,7 @@ __all__ = [
     "observation_end",
     "window_length",
     "product_names",
+    "orders_of",
 ]
 
 log = logging.getLogger(__name__)
@@ -288,6 +289,22 @@ def window_length(window: str | int | float | pd.Timedelta) -> pd.Timedelta:
         return pd.Timedelta(text)
     except ValueError:
         raise ValueError(f"window {window!r}: use e.g. '90D', '14D', '24h' or a number of days") from None
+
+
+def orders_of(source: Any) -> tuple[Any, pd.Timestamp | None]:
+    """The orders of a Shop (and its ``as_of``), or ``source`` itself if it is already orders.
+
+    Examples
+    --------
+    >>> import crm_lab as cl
+    >>> shop = cl.datasets.make_shop(300, seed=1)
+    >>> orders, as_of = cl.data.orders_of(shop)
+    >>> as_of == shop.as_of
+    True
+    """
+    if isinstance(source, Shop):
+        return source.orders, source.as_of
+    return source, None
 
 
 def product_names(shop: Shop) -> pd.Series:

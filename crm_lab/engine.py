@@ -110,7 +110,7 @@ def connection() -> Any:
     Examples
     --------
     >>> from crm_lab import engine
-    >>> int(engine.connection().sql("select 1").fetchone()[0])
+    >>> int(engine.connection().sql("select 1").fetchall()[0][0])
     1
     """
     global _CONNECTION

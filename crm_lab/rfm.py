@@ -19,7 +19,7 @@ Examples
 >>> import crm_lab as cl
 >>> s = cl.summary.customer_summary(cl.datasets.make_shop(2_000, seed=1))
 >>> r = cl.rfm.score(s)
->>> r[["r_score", "f_score", "m_score"]].isin([1, 2, 3, 4, 5]).all().all()
+>>> bool(r[["r_score", "f_score", "m_score"]].isin([1, 2, 3, 4, 5]).all().all())
 True
 """
 
