@@ -44,6 +44,7 @@ __all__ = [
     "influencer_new_customers",
     "new_member_first_purchase",
     "high_potential",
+    "RECIPES",
 ]
 
 
@@ -765,3 +766,14 @@ def _bought_since(shop: Shop, ids: pd.Series, start: pd.Timestamp, until: Any) -
     since = since.with_columns(kept=nw.col("paid_amount") - nw.col("refund_amount").fill_null(0.0))
     lines = engine.collect(since.select("customer_id", "kept", "refund_amount"))
     return set(lines.loc[lines["kept"] > 0, "customer_id"]), set(lines.loc[lines["refund_amount"].fillna(0) > 0, "customer_id"])
+
+
+#: The scenario recipes by name (``crm-lab audience <name>``).
+RECIPES: dict[str, Callable[..., Recipe]] = {
+    "new_product_launch": new_product_launch,
+    "promotion_waves": promotion_waves,
+    "sample_to_full_size": sample_to_full_size,
+    "influencer_new_customers": influencer_new_customers,
+    "new_member_first_purchase": new_member_first_purchase,
+    "high_potential": high_potential,
+}

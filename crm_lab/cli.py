@@ -8,6 +8,9 @@ Commands
     Execute the notebooks each params file names and publish HTML reports; exit 1 if any failed.
 ``crm-lab demo``
     Simulate the sample shop (if missing) into ``data/demo`` and run ``params/demo_*.yaml``.
+``crm-lab audience RECIPE --data DIR --out DIR [--set key=value ...] [--control-share S]``
+    Export a scenario recipe's audiences (ids and groups, with manifests) without a notebook:
+    e.g. the daily new members for the SMS platform.
 
 Examples
 --------
@@ -78,6 +81,38 @@ def _demo(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _audience(args: argparse.Namespace) -> int:
+    import inspect
+
+    import yaml
+
+    from crm_lab import audience, data
+
+    recipe = audience.RECIPES[args.recipe]
+    options = {}
+    for item in args.set or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            print(f"--set {item!r}: write key=value, e.g. --set new_product=N01", file=sys.stderr)
+            return 2
+        options[key.strip()] = yaml.safe_load(value)  # numbers, lists ([P001, P002]) and text as YAML reads them
+    accepted = [name for name in inspect.signature(recipe).parameters if name != "shop"]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        print(f"{args.recipe}: unknown parameter(s) {unknown}; it takes {accepted}", file=sys.stderr)
+        return 2
+    try:
+        shop = data.read_shop(args.data, as_of=args.as_of)
+        result = recipe(shop, **options)
+        files = result.export(args.out, prefix=args.prefix or args.recipe, control_share=args.control_share or None, seed=args.seed)
+    except (ValueError, TypeError, FileNotFoundError) as exc:
+        print(f"FAILED {args.recipe}: {exc}", file=sys.stderr)
+        return 1
+    for row in files.itertuples():
+        print(f"{row.customers:>9,}  {row.file or '(empty: nothing written)'}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``crm-lab``; returns the exit code."""
     parser = argparse.ArgumentParser(prog="crm-lab", description="Member operations analytics: sample shop and reports.")
@@ -108,6 +143,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--parallel", type=int, default=1)
     p.add_argument("--force", action="store_true", help="simulate again even if data exists")
     p.set_defaults(func=_demo)
+
+    from crm_lab.audience import RECIPES
+
+    p = sub.add_parser("audience", help="export a scenario recipe's audiences (ids and groups) with manifests")
+    p.add_argument("recipe", choices=sorted(RECIPES))
+    p.add_argument("--data", required=True, help="shop folder or .duckdb file")
+    p.add_argument("--out", required=True, help="folder for <prefix>_<audience>.csv and its manifest")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a recipe parameter, e.g. new_product=N01 (repeatable)")
+    p.add_argument("--as-of", default=None, help="look from this day (default: the extraction)")
+    p.add_argument("--control-share", type=float, default=0.1, help="held-out share (0: no control group)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--prefix", default=None, help="file name prefix (default: the recipe's name)")
+    p.set_defaults(func=_audience)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

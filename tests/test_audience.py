@@ -209,3 +209,21 @@ def test_high_potential_combines_behaviour_and_orders(shop):
     behaviour = set(ev.loc[ev["event"].isin(["live_view", "add_to_cart"]), "customer_id"])
     recent_buyers = set(_window(shop.orders, shop.as_of, 30)["customer_id"])
     assert ids == behaviour - recent_buyers
+
+
+def test_cli_exports_a_recipe_without_a_notebook(shop_dir, small_shop, tmp_path, capsys):
+    out = tmp_path / "audiences"
+    code = cl.cli.main(["audience", "sample_to_full_size", "--data", str(shop_dir), "--out", str(out),
+                        "--set", "sample_product=S01", "--control-share", "0.2"])
+    assert code == 0
+    exported = pd.read_csv(out / "sample_to_full_size_sample_not_full_size.csv", dtype=str)
+    expected = cl.audience.sample_to_full_size(small_shop, "S01").audiences["sample_not_full_size"].customer_ids()
+    assert sorted(exported["id"]) == expected.tolist() and set(exported["group"]) <= {"treatment", "control"}
+    manifest = json.loads((out / "sample_to_full_size_sample_not_full_size.csv.manifest.json").read_text(encoding="utf-8"))
+    assert manifest["control_share"] == 0.2 and manifest["customers"] == len(exported)
+    assert str(len(exported)) in capsys.readouterr().out
+    # A misspelt parameter names the accepted ones (exit 2); a bad value is a clear failure (exit 1).
+    assert cl.cli.main(["audience", "sample_to_full_size", "--data", str(shop_dir), "--out", str(out), "--set", "sampel_product=S01"]) == 2
+    assert "sample_product" in capsys.readouterr().err
+    assert cl.cli.main(["audience", "sample_to_full_size", "--data", str(shop_dir), "--out", str(out), "--set", "sample_product=P001"]) == 1
+    assert "not a sample" in capsys.readouterr().err
