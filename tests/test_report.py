@@ -240,7 +240,8 @@ def test_scenario_audiences_are_exported_beside_their_reports(suite):
     folder, _shop = suite
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     assert {r["notebook"] for r in manifest["reports"]} == set(SUITE) and {r["status"] for r in manifest["reports"]} == {"ok"}
-    for prefix in ("new_product_N01_", "promotion_wave1", "sample_S01_", "influencer_new_customers_", "new_members_", "high_potential_"):
+    for prefix in ("new_product_N01_", "promotion_wave1", "sample_S01_", "influencer_new_customers_", "new_members_", "high_potential_",
+                   "clv_top_high", "gap_wave1"):
         files = list(folder.glob(f"{prefix}*.csv"))
         assert files, prefix
         for f in files:
