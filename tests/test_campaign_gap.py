@@ -97,3 +97,23 @@ def test_wave_two_needs_its_data(shop):
         cl.audience.promotion_waves(shop, "2025-10-20", "2025-12-05", wave1=g.wave1)
     with pytest.raises(ValueError, match="within the event"):
         cl.campaign.gap(shop, "d11_2025", 1.0, baselines=["d11_2024"], wave2_at="2025-11-11")
+
+
+def test_wave_plan_reads_what_each_wave_bought(shop):
+    plan = cl.campaign.wave_plan(shop, ("2025-10-20", "2025-11-11"))
+    t = plan.table().set_index("wave")
+    assert plan.wave2_at == pd.Timestamp("2025-11-08")
+    wave1 = set(plan.recipe.audiences["wave1"].customer_ids())
+    o = shop.orders
+    during = o[(o["paid_at"] >= "2025-10-20") & (o["paid_at"] < "2025-11-12") & o["customer_id"].isin(wave1)]
+    kept = during.assign(net=during["paid_amount"] - during["refund_amount"]).groupby(["customer_id", "order_id"])["net"].sum()
+    buyers = kept[kept > 0].index.get_level_values("customer_id").unique()
+    assert t.loc["wave1", "customers"] == len(wave1) and t.loc["wave1", "bought"] == len(buyers)
+    assert t.loc["wave1", "response_rate"] == pytest.approx(len(buyers) / len(wave1))
+    assert t.loc["wave2", "send_on"] == pd.Timestamp("2025-11-09") and t.loc["wave2", "customers"] < len(wave1)
+    assert int(plan.wave1_grid["customers"].sum()) == len(wave1)
+    # Before the event's wave-2 day the plan holds wave 1 only and says when wave 2 comes.
+    early = cl.data.Shop(**shop.tables(), as_of=pd.Timestamp("2025-10-25"), name="early")
+    before = cl.campaign.wave_plan(early, ("2025-10-20", "2025-11-11"))
+    assert before.wave2_at is None and list(before.table()["wave"]) == ["wave1"]
+    assert "第二波待" in before.verdict() and before.cards()[2][1] == "–"
