@@ -61,8 +61,8 @@ def first_orders(source: Any, product: Any = None, as_of: Any = None) -> pd.Data
     Returns
     -------
     pandas.DataFrame, one row per customer: ``customer_id, start_at, order_id, influencer_id,
-    influencer_name, traffic_genre, net_amount`` (net of refunds, the start order's lines counted)
-    and ``refunded`` (any line of it refunded). Influencer columns are null for the shop's own sales.
+    influencer_name, traffic_genre, net_amount`` (net of refunds, over the start order's lines, of
+    ``product`` only when given) and ``refunded`` (any of those lines refunded). Influencer columns are null for the shop's own sales.
 
     Examples
     --------
