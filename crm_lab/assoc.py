@@ -336,12 +336,24 @@ def related_products(
     min_count: int = 10,
     basket: Literal["order", "customer"] = "order",
     window: tuple[Any, Any] | None = None,
+    prebuilt: Baskets | None = None,
 ) -> pd.DataFrame:
     """The products most often bought with ``product``, strongest first (by shrunk lift).
 
     A product too new (or too rare) to have a partner bought with it ``min_count`` times falls
     back to its category: the category's other products by number of baskets, the usual audience
     of a launch. ``basis`` and ``reason`` say so; association columns are then empty.
+
+    Parameters
+    ----------
+    source : Shop (its products table gives names and categories) or canonical orders
+    product : str
+    top, min_lift, min_count : ranking: the ``top`` partners with lift >= ``min_lift``, seen
+        together in ``min_count`` baskets or more
+    basket, window : see :func:`baskets`
+    prebuilt : Baskets, optional
+        :func:`baskets` of ``source`` already built (same ``basket`` and ``window``), to rank
+        the partners of several products with one scan of the orders.
 
     Returns
     -------
@@ -357,11 +369,13 @@ def related_products(
     Examples
     --------
     >>> import crm_lab as cl
-    >>> cl.assoc.related_products(cl.datasets.make_shop(2_000, seed=2), "P001", top=3)  # doctest: +SKIP
+    >>> top = cl.assoc.related_products(cl.datasets.make_shop(2_000, seed=2), "P001", top=3)
+    >>> list(top.columns[:3])
+    ['product', 'partner', 'partner_name']
     """
     from crm_lab import engine
 
-    b = baskets(source, "product", basket, window)
+    b = prebuilt if prebuilt is not None else baskets(source, "product", basket, window)
     products = engine.collect(source.products) if isinstance(source, Shop) and source.products is not None else None
     names = products.drop_duplicates("product_id").set_index("product_id")["name"] if products is not None else None
     listed = products is not None and product in set(products["product_id"])

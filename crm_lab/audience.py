@@ -658,9 +658,10 @@ def _recommendations(shop: Shop, aud: Audience, top_products: int, top_partners:
     ids = aud.customer_ids()
     lines = engine.collect(engine.lazy(shop.orders).select("customer_id", "product_id"))
     bought = lines[lines["customer_id"].isin(ids)]["product_id"].value_counts().head(top_products)
+    prebuilt = assoc.baskets(shop) if len(bought) else None  # one scan of the orders for every product
     frames = []
     for product, buyers in bought.items():
-        partners = assoc.related_products(shop, product, top=top_partners, min_count=5)
+        partners = assoc.related_products(shop, product, top=top_partners, min_count=5, prebuilt=prebuilt)
         frames.append(partners.assign(audience_buyers=int(buyers)))
     columns = ["product", "partner", "count", "lift", "lift_shrunk", "audience_buyers"]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)

@@ -167,3 +167,10 @@ def test_binomial_tail_closed_form_equals_scipy():
     got = cl.assoc._binomial_tail(n_ab, n_a, p)
     np.testing.assert_allclose(got, special.bdtrc(n_ab - 1, n_a, p), rtol=1e-12)
     np.testing.assert_allclose(got, stats.binom.sf(n_ab - 1, n_a, p), rtol=1e-9)
+
+
+def test_prebuilt_baskets_rank_the_same_partners(small_shop):
+    prebuilt = cl.assoc.baskets(small_shop)
+    for product in ("N01", "P001"):
+        pd.testing.assert_frame_equal(related_products(small_shop, product, min_count=5, prebuilt=prebuilt),
+                                      related_products(small_shop, product, min_count=5))
