@@ -159,25 +159,16 @@ class Audience:
 
     @staticmethod
     def _what(product: Any, sku: Any, category: Any, influencer: Any, genre: Any, source: Any = None) -> tuple[str, str]:
+        # (values, Chinese before, Chinese after, English before) per filter, in the order described.
+        filters = [(product, "", "", "product "), (sku, "SKU ", "", "SKU "), (category, "品类 ", "", "category "),
+                   (influencer, "达人 ", " 带货", "via influencer "), (genre, "流量体裁 ", "", "traffic genre "),
+                   (source, "流量来源 ", "", "traffic source ")]
         zh, en = [], []
-        if product is not None:
-            zh.append(", ".join(_as_list(product)))
-            en.append("product " + ", ".join(_as_list(product)))
-        if sku is not None:
-            zh.append("SKU " + ", ".join(_as_list(sku)))
-            en.append("SKU " + ", ".join(_as_list(sku)))
-        if category is not None:
-            zh.append("品类 " + ", ".join(_as_list(category)))
-            en.append("category " + ", ".join(_as_list(category)))
-        if influencer is not None:
-            zh.append("达人 " + ", ".join(_as_list(influencer)) + " 带货")
-            en.append("via influencer " + ", ".join(_as_list(influencer)))
-        if genre is not None:
-            zh.append("流量体裁 " + ", ".join(_as_list(genre)))
-            en.append("traffic genre " + ", ".join(_as_list(genre)))
-        if source is not None:
-            zh.append("流量来源 " + ", ".join(_as_list(source)))
-            en.append("traffic source " + ", ".join(_as_list(source)))
+        for values, zh_before, zh_after, en_before in filters:
+            if values is not None:
+                names = ", ".join(_as_list(values))
+                zh.append(f"{zh_before}{names}{zh_after}")
+                en.append(f"{en_before}{names}")
         return (" ".join(zh) or "任意商品"), (", ".join(en) or "anything")
 
     # ---- order rules ---------------------------------------------------------------------
