@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from crm_lab import engine
-from crm_lab.data import Shop, atomic_write, observation_end, window_length
+from crm_lab.data import Shop, atomic_write, net_amount, observation_end, window_length
 
 __all__ = [
     "Audience",
@@ -216,7 +216,7 @@ class Audience:
             if measure == "orders":
                 agg = nw.col("order_id").n_unique().alias(measure)
             elif measure == "net_amount":
-                lines = lines.with_columns(net_amount=nw.col("paid_amount") - nw.col("refund_amount").fill_null(0.0))
+                lines = lines.with_columns(net_amount=net_amount())
                 agg = nw.col("net_amount").sum()
             elif measure == "paid_amount":
                 agg = nw.col("paid_amount").sum()
@@ -457,7 +457,7 @@ class Audience:
         lf = lf.filter((nw.col("paid_at") >= engine.timestamp(start, lf)) & (nw.col("paid_at") < engine.timestamp(stop, lf)))
         if product is not None:
             lf = lf.filter(nw.col("product_id").is_in(_as_list(product)))
-        net = nw.col("paid_amount") - nw.col("refund_amount").fill_null(0.0)
+        net = net_amount()
         kept = engine.collect(
             lf.join(engine.like(self.shop.orders, pd.DataFrame({"customer_id": ids})), on="customer_id", how="semi")
             .with_columns(net=net).group_by("customer_id", "order_id").agg(nw.col("net").sum())
@@ -755,7 +755,7 @@ def _bought_since(shop: Shop, ids: pd.Series, start: pd.Timestamp, until: Any) -
     end = observation_end(pd.Timestamp(until))
     since = orders.filter((nw.col("paid_at") >= engine.timestamp(start, orders)) & (nw.col("paid_at") < engine.timestamp(end, orders)))
     since = since.join(engine.like(shop.orders, pd.DataFrame({"customer_id": ids.astype("str")})), on="customer_id", how="semi")
-    since = since.with_columns(kept=nw.col("paid_amount") - nw.col("refund_amount").fill_null(0.0))
+    since = since.with_columns(kept=net_amount())
     lines = engine.collect(since.select("customer_id", "kept", "refund_amount"))
     return set(lines.loc[lines["kept"] > 0, "customer_id"]), set(lines.loc[lines["refund_amount"].fillna(0) > 0, "customer_id"])
 

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from crm_lab import engine
-from crm_lab.data import Shop, observation_end, window_length
+from crm_lab.data import OWN_SALES, Shop, net_amount, observation_end, window_length
 
 __all__ = ["response", "window_label", "payment_reminder_response", "influencer_genre", "responder_products",
            "touch_features", "gap", "GapResult", "wave_plan", "WavePlan"]
@@ -65,7 +65,7 @@ def response(shop: Shop, campaign_id: str, windows: tuple[str, ...] = ("24h", "7
                          f"reaches past the data's end ({pd.Timestamp(shop.as_of).date()}); responses would be undercounted")
     orders = engine.lazy(shop.orders)
     sent = engine.like(shop.orders, touches[["touch_id", "customer_id", "sent_at"]])
-    lines = orders.select("customer_id", "order_id", "paid_at", (nw.col("paid_amount") - nw.col("refund_amount").fill_null(0.0)).alias("net"))
+    lines = orders.select("customer_id", "order_id", "paid_at", net_amount().alias("net"))
     joined = lines.join(sent, on="customer_id").filter(
         (nw.col("paid_at") > nw.col("sent_at")) & (nw.col("paid_at") <= nw.col("sent_at") + longest.to_pytimedelta())
     )
@@ -141,16 +141,16 @@ def influencer_genre(shop: Shop, since: Any = None, as_of: Any = None, freq: str
     from crm_lab import summary
 
     table = summary.breakdown(shop, ["influencer_name", "traffic_genre"], as_of=as_of, since=since)
-    table["influencer_name"] = table["influencer_name"].fillna("自营")
+    table["influencer_name"] = table["influencer_name"].fillna(OWN_SALES)
     lines = engine.lazy(shop.orders)
     period = engine.collect(
         lines.with_columns(period=nw.col("paid_at").dt.truncate(freq),
-                           net=nw.col("paid_amount") - nw.col("refund_amount").fill_null(0.0))
+                           net=net_amount())
         .group_by("period", "influencer_name", "traffic_genre", drop_null_keys=False)
         .agg(nw.col("net").sum().alias("net_amount"), nw.col("paid_amount").sum().alias("gross_amount"),
              nw.col("refund_amount").sum().alias("refund_amount"), nw.col("order_id").n_unique().alias("orders"))
     )
-    period["influencer_name"] = period["influencer_name"].fillna("自营")
+    period["influencer_name"] = period["influencer_name"].fillna(OWN_SALES)
     period["refund_rate"] = period["refund_amount"] / period["gross_amount"]
     if since is not None:
         period = period[period["period"] >= pd.Timestamp(since)]
@@ -169,7 +169,7 @@ def responder_products(shop: Shop, responses: pd.DataFrame, window: str = "7D", 
     lines = engine.collect(
         orders.join(sent, on="customer_id")
         .filter((nw.col("paid_at") > nw.col("sent_at")) & (nw.col("paid_at") <= nw.col("sent_at") + window_length(window).to_pytimedelta()))
-        .select("customer_id", "group", "product_id", (nw.col("paid_amount") - nw.col("refund_amount").fill_null(0.0)).alias("net"))
+        .select("customer_id", "group", "product_id", net_amount().alias("net"))
     )
     sizes = responses["group"].value_counts()
     per = lines.groupby(["product_id", "group"]).agg(buyers=("customer_id", "nunique"), net_amount=("net", "sum")).unstack("group", fill_value=0)
@@ -411,8 +411,7 @@ def gap(
     to_wave2 = observation_end(wave2_day) - start
     recent_days = window_length(exclude_recent_buyers).days
     orders = engine.lazy(shop.orders)
-    refund = nw.col("refund_amount").fill_null(0.0)
-    lines = orders.select("customer_id", "paid_at", (nw.col("paid_amount") - refund).alias("net"), refund.alias("refund"))
+    lines = orders.select("customer_id", "paid_at", net_amount().alias("net"), nw.col("refund_amount").fill_null(0.0).alias("refund"))
 
     def cells_before(day: pd.Timestamp) -> pd.DataFrame:
         s = summary.customer_summary(shop, as_of=day - pd.Timedelta(days=1))

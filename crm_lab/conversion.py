@@ -31,14 +31,12 @@ import numpy as np
 import pandas as pd
 
 from crm_lab import engine
-from crm_lab.data import Shop, observation_end, orders_of, window_length
+from crm_lab.data import OWN_SALES, Shop, observation_end, orders_of, window_length
 from crm_lab.summary import order_lines
 
 __all__ = ["first_orders", "conversion", "curve", "plot_curve", "samples", "influencer_repurchase", "member_first_purchase",
            "pooled_rate", "plot_repurchase", "plot_cohorts", "OWN_SALES"]
 
-#: Label of orders that came through no influencer (the shop's own sales).
-OWN_SALES = "自营"
 
 
 def _products(product: Any) -> list[str] | None:

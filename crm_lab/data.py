@@ -60,6 +60,8 @@ __all__ = [
     "window_length",
     "product_names",
     "orders_of",
+    "net_amount",
+    "OWN_SALES",
 ]
 
 log = logging.getLogger(__name__)
@@ -289,6 +291,26 @@ def window_length(window: str | int | float | pd.Timedelta) -> pd.Timedelta:
         return pd.Timedelta(text)
     except ValueError:
         raise ValueError(f"window {window!r}: use e.g. '90D', '14D', '24h' or a number of days") from None
+
+
+#: The influencer label of orders that came through no influencer (the shop's own sales).
+OWN_SALES = "自营"
+
+
+def net_amount() -> nw.Expr:
+    """有效金额 of an order line: the paid amount less its refund (no refund: 0), as a narwhals expression.
+
+    The one definition every analysis uses, wherever the orders live.
+
+    Examples
+    --------
+    >>> import narwhals as nw, pandas as pd
+    >>> from crm_lab.data import net_amount
+    >>> lines = nw.from_native(pd.DataFrame({"paid_amount": [100.0, 50.0], "refund_amount": [30.0, None]}))
+    >>> lines.select(net_amount()).to_native()["paid_amount"].tolist()
+    [70.0, 50.0]
+    """
+    return nw.col("paid_amount") - nw.col("refund_amount").fill_null(0.0)
 
 
 def orders_of(source: Any) -> tuple[Any, pd.Timestamp | None]:
