@@ -424,25 +424,27 @@ def gap(
         if b_end > start:
             raise ValueError(f"baseline {b_name} does not end before the event {name} starts")
         cells = cells_before(b_start)
-        during = engine.collect(
-            lines.filter((nw.col("paid_at") >= engine.timestamp(b_start, lines)) & (nw.col("paid_at") < engine.timestamp(b_end, lines)))
-            .group_by("customer_id").agg(nw.col("net").sum())
-        ).set_index("customer_id")["net"]
+        # One scan of the baseline for both questions: what each customer bought in the event,
+        # and (for wave 2) whether they had bought, or refunded, by the wave-2 day and bought after.
+        cut = b_start + to_wave2
+        in_event = nw.col("paid_at") < engine.timestamp(b_end, lines)
+        early = nw.col("paid_at") < engine.timestamp(cut, lines)
+        kept_line = nw.col("net") > 0
+        per = engine.collect(
+            lines.filter((nw.col("paid_at") >= engine.timestamp(b_start, lines)) & (nw.col("paid_at") < engine.timestamp(max(b_end, cut), lines)))
+            .with_columns(event_net=nw.col("net") * in_event.cast(nw.Float64()), event_lines=in_event.cast(nw.Int64()),
+                          early_kept=(early & kept_line).cast(nw.Int64()), early_refund=(early & (nw.col("refund") > 0)).cast(nw.Int64()),
+                          late_kept=(~early & in_event & kept_line).cast(nw.Int64()))
+            .group_by("customer_id").agg(nw.col("event_net", "event_lines", "early_kept", "early_refund", "late_kept").sum())
+        ).set_index("customer_id")
+        during = per.loc[per["event_lines"] > 0, "event_net"]
         returning = during[during.index.isin(cells.index)]
         cells = cells.assign(bought=cells.index.isin(returning.index), net=returning.reindex(cells.index).fillna(0.0))
         tables.append(cells.groupby(["r_score", "f_score"]).agg(customers=("bought", "size"), buyers=("bought", "sum"), net=("net", "sum")))
-        # Wave 2's share: first-wave-like customers (no recent order) not yet buying, or refunding, by the wave-2 day.
-        early = engine.collect(
-            lines.filter((nw.col("paid_at") >= engine.timestamp(b_start, lines)) & (nw.col("paid_at") < engine.timestamp(b_start + to_wave2, lines)))
-            .group_by("customer_id").agg(nw.col("net").max().alias("kept"), nw.col("refund").max().alias("refund"))
-        ).set_index("customer_id")
         like_wave1 = cells[cells["recency_days"] >= recent_days]
-        late = engine.collect(
-            lines.filter((nw.col("paid_at") >= engine.timestamp(b_start + to_wave2, lines)) & (nw.col("paid_at") < engine.timestamp(b_end, lines))
-                         & (nw.col("net") > 0)).select("customer_id").unique()
-        )["customer_id"]
-        kept = early["kept"].reindex(like_wave1.index).fillna(0.0) > 0
-        refunded = early["refund"].reindex(like_wave1.index).fillna(0.0) > 0
+        late = per.index[per["late_kept"] > 0]
+        kept = per["early_kept"].reindex(like_wave1.index).fillna(0) > 0
+        refunded = per["early_refund"].reindex(like_wave1.index).fillna(0) > 0
         in_wave2 = ~kept | refunded
         wave2_tables.append(like_wave1.assign(in_wave2=in_wave2, late=in_wave2 & like_wave1.index.isin(late))
                             .groupby(["r_score", "f_score"]).agg(wave1=("in_wave2", "size"), wave2=("in_wave2", "sum"), late=("late", "sum")))
