@@ -119,7 +119,7 @@ def baskets(
     lf = engine.lazy(orders)
     if window is not None:
         start, end = (pd.Timestamp(w) for w in window)
-        lf = lf.filter((nw.col("paid_at") >= engine.timestamp(start, lf)) & (nw.col("paid_at") < engine.timestamp(end, lf)))
+        lf = engine.between(lf, "paid_at", start, end)
     pairs = engine.collect(lf.select(nw.col(basket_col).alias("basket"), nw.col(item_col).alias("item")).unique())
     pairs = pairs.dropna()
     if level == "category":

@@ -301,8 +301,7 @@ class Audience:
 
         def select(a: Audience) -> nw.LazyFrame:
             lf = a._table("events")
-            lf = lf.filter((nw.col("event") == kind) & (nw.col("at") < engine.timestamp(a._end(), lf))
-                           & (nw.col("at") >= engine.timestamp(a._window_start(within), lf)))
+            lf = engine.between(lf, "at", a._window_start(within), a._end()).filter(nw.col("event") == kind)
             if ref is not None:
                 lf = lf.filter(nw.col("ref").is_in(_as_list(ref)))
             return lf.select("customer_id").unique()
@@ -350,8 +349,7 @@ class Audience:
 
         def select(a: Audience) -> nw.LazyFrame:
             lf = a._table("touches")
-            lf = lf.filter((nw.col("group") == "treatment") & (nw.col("sent_at") < engine.timestamp(a._end(), lf))
-                           & (nw.col("sent_at") >= engine.timestamp(a._window_start(within), lf)))
+            lf = engine.between(lf, "sent_at", a._window_start(within), a._end()).filter(nw.col("group") == "treatment")
             if campaign is not None:
                 lf = lf.filter(nw.col("campaign_id").is_in(_as_list(campaign)))
             return lf.select("customer_id").unique()
@@ -454,7 +452,7 @@ class Audience:
                              f"{pd.Timestamp(self.shop.as_of):%Y-%m-%d}. Fix: select the audience as of an earlier day or use a shorter horizon.")
         ids = self.customer_ids()
         lf = self._table("orders")
-        lf = lf.filter((nw.col("paid_at") >= engine.timestamp(start, lf)) & (nw.col("paid_at") < engine.timestamp(stop, lf)))
+        lf = engine.between(lf, "paid_at", start, stop)
         if product is not None:
             lf = lf.filter(nw.col("product_id").is_in(_as_list(product)))
         net = net_amount()
@@ -753,7 +751,7 @@ def _bought_since(shop: Shop, ids: pd.Series, start: pd.Timestamp, until: Any) -
     """Of ``ids``: who bought something kept, and who had a refund, from ``start`` to ``until``'s day end."""
     orders = engine.lazy(shop.orders)
     end = observation_end(pd.Timestamp(until))
-    since = orders.filter((nw.col("paid_at") >= engine.timestamp(start, orders)) & (nw.col("paid_at") < engine.timestamp(end, orders)))
+    since = engine.between(orders, "paid_at", start, end)
     since = since.join(engine.like(shop.orders, pd.DataFrame({"customer_id": ids.astype("str")})), on="customer_id", how="semi")
     since = since.with_columns(kept=net_amount())
     lines = engine.collect(since.select("customer_id", "kept", "refund_amount"))

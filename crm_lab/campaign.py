@@ -431,7 +431,7 @@ def gap(
         early = nw.col("paid_at") < engine.timestamp(cut, lines)
         kept_line = nw.col("net") > 0
         per = engine.collect(
-            lines.filter((nw.col("paid_at") >= engine.timestamp(b_start, lines)) & (nw.col("paid_at") < engine.timestamp(max(b_end, cut), lines)))
+            engine.between(lines, "paid_at", b_start, max(b_end, cut))
             .with_columns(event_net=nw.col("net") * in_event.cast(nw.Float64()), event_lines=in_event.cast(nw.Int64()),
                           early_kept=(early & kept_line).cast(nw.Int64()), early_refund=(early & (nw.col("refund") > 0)).cast(nw.Int64()),
                           late_kept=(~early & in_event & kept_line).cast(nw.Int64()))

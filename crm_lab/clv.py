@@ -645,7 +645,7 @@ def evaluate(source: Any, calibration_end: Any, holdout_end: Any, *, penalizer: 
     if hold_end.normalize() > data_end.normalize() + slack:
         raise ValueError(f"the data end {data_end.date()}, before holdout_end {hold_end.date()}: the holdout is not observed")
     holdout = engine.collect(
-        lf.filter((nw.col("paid_at") >= engine.timestamp(start, lf)) & (nw.col("paid_at") < engine.timestamp(stop, lf)))
+        engine.between(lf, "paid_at", start, stop)
         .with_columns(day=nw.col("paid_at").dt.truncate("1d"))
         .group_by("customer_id")
         .agg(nw.col("day").n_unique().alias("actual"))

@@ -45,6 +45,7 @@ __all__ = [
     "columns",
     "to_native",
     "timestamp",
+    "between",
     "checkpoints",
     "like",
 ]
@@ -236,6 +237,20 @@ def timestamp(value: Any, frame: nw.LazyFrame) -> nw.Expr:
     if frame.implementation.is_pyspark():
         return nw.lit(ts.strftime("%Y-%m-%d %H:%M:%S.%f")).cast(nw.Datetime())
     return nw.lit(ts.to_pydatetime())
+
+
+def between(frame: nw.LazyFrame, column: str, start: Any, stop: Any) -> nw.LazyFrame:
+    """Rows of ``frame`` whose time ``column`` lies in ``[start, stop)``, with :func:`timestamp` literals.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_lab import engine
+    >>> lf = engine.lazy(pd.DataFrame({"t": pd.to_datetime(["2025-01-01", "2025-02-01"])}))
+    >>> len(engine.collect(engine.between(lf, "t", "2025-01-01", "2025-02-01")))
+    1
+    """
+    return frame.filter((nw.col(column) >= timestamp(start, frame)) & (nw.col(column) < timestamp(stop, frame)))
 
 
 @contextlib.contextmanager
