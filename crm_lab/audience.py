@@ -95,6 +95,24 @@ class Audience:
                              "windows would reach into days with no data. Fix: use an as_of on or before the data end")
         object.__setattr__(self, "as_of", as_of)
 
+    @classmethod
+    def from_ids(cls, shop: Shop, ids: Any, as_of: Any = None, name: str = "audience",
+                 zh: str = "给定的客户名单", en: str = "a given list of customers") -> Audience:
+        """An audience of given customer ids (an uploaded list, a model's pick), to refine with more rules.
+
+        ``zh`` / ``en`` describe where the list came from in :meth:`describe`.
+
+        Examples
+        --------
+        >>> import crm_lab as cl
+        >>> shop = cl.datasets.make_shop(500, seed=1)
+        >>> aud = cl.audience.Audience.from_ids(shop, ["C0000001", "C0000002"]).not_bought(within="7D")
+        >>> aud.size() <= 2
+        True
+        """
+        frozen = pd.Series(ids, dtype="str")  # later changes to the caller's list do not move the audience
+        return cls(shop, as_of, name)._add(True, zh, en, lambda a: _ids_where(a.shop, frozen))
+
     # ---- building blocks ---------------------------------------------------------------------
 
     def _add(self, include: bool, zh: str, en: str, select: Callable[[Audience], nw.LazyFrame],
@@ -324,8 +342,7 @@ class Audience:
 
         def select(a: Audience) -> nw.LazyFrame:
             scored = rfm.score(summary.customer_summary(a.shop, as_of=a.as_of), method=method)
-            ids = scored.index[scored["rfm_segment"].isin(wanted) | scored["rfm_segment_en"].isin(wanted)]
-            return engine.like(a.shop.orders, pd.DataFrame({"customer_id": pd.Series(ids, dtype="str")}))
+            return _ids_where(a.shop, scored.index[scored["rfm_segment"].isin(wanted) | scored["rfm_segment_en"].isin(wanted)])
 
         return self._add(True, f"RFM 分层属于 {', '.join(sorted(wanted))}", f"RFM segment in {sorted(wanted)}", select)
 
@@ -338,8 +355,7 @@ class Audience:
         def select(a: Audience) -> nw.LazyFrame:
             model = clv.fit(summary.customer_summary(a.shop, as_of=a.as_of))
             tier = model.tiers(model.predict(horizon_days=horizon_days))
-            ids = tier.index[tier.astype(str).isin(wanted)]
-            return engine.like(a.shop.orders, pd.DataFrame({"customer_id": pd.Series(ids, dtype="str")}))
+            return _ids_where(a.shop, tier.index[tier.astype(str).isin(wanted)])
 
         return self._add(True, f"预测价值层级属于 {', '.join(sorted(wanted))}", f"CLV tier in {sorted(wanted)}", select)
 
@@ -457,7 +473,7 @@ class Audience:
             lf = lf.filter(nw.col("product_id").is_in(_as_list(product)))
         net = net_amount()
         kept = engine.collect(
-            lf.join(engine.like(self.shop.orders, pd.DataFrame({"customer_id": ids})), on="customer_id", how="semi")
+            lf.join(_ids_where(self.shop, ids), on="customer_id", how="semi")
             .with_columns(net=net).group_by("customer_id", "order_id").agg(nw.col("net").sum())
             .filter(nw.col("net") > 0).group_by("customer_id").agg(nw.len().alias("orders"), nw.col("net").sum().alias("net_amount"))
         ).set_index("customer_id")
@@ -524,6 +540,11 @@ class Audience:
         tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
         os.replace(tmp, meta)
         return target
+
+
+def _ids_where(shop: Shop, ids: Any) -> nw.LazyFrame:
+    """Customer ids chosen in pandas, put where the shop's orders live (for joins there)."""
+    return engine.like(shop.orders, pd.DataFrame({"customer_id": pd.Series(ids, dtype="str")}))
 
 
 def _assign(ids: pd.Series, share: float, seed: int) -> np.ndarray:
@@ -725,10 +746,8 @@ def promotion_waves(shop: Shop, event_start: Any, wave2_at: Any = None, r_min: i
         core = scored.index[keep]
         if exclude_new:
             core = core[scored.loc[core, "frequency"] >= 1]
-        core_frame = pd.DataFrame({"customer_id": pd.Series(core, dtype="str")})
-        wave1 = Audience(shop, before, "wave1")._add(
-            True, f"大促前 RF 核心格 (R>={r_min}, F>={f_min})", f"RF core cells before the event (R>={r_min}, F>={f_min})",
-            lambda a: engine.like(a.shop.orders, core_frame))
+        wave1 = Audience.from_ids(shop, core, before, "wave1", f"大促前 RF 核心格 (R>={r_min}, F>={f_min})",
+                                  f"RF core cells before the event (R>={r_min}, F>={f_min})")
         if exclude_recent_buyers is not None:
             wave1 = wave1.not_bought(within=exclude_recent_buyers)
     wave1_ids = wave1.customer_ids()
@@ -737,10 +756,8 @@ def promotion_waves(shop: Shop, event_start: Any, wave2_at: Any = None, r_min: i
                                                       "bought_since_start": [np.nan], "refunded": [np.nan]}))
     bought, refunded = _bought_since(shop, wave1_ids, start, wave2_at)
     wave2_ids = sorted((set(wave1_ids) - bought) | refunded)
-    wave2_frame = pd.DataFrame({"customer_id": pd.Series(wave2_ids, dtype="str")})
-    wave2 = Audience(shop, pd.Timestamp(wave2_at), "wave2")._add(
-        True, "第一波未购买（含退款）", "wave-1 customers who did not buy since the event started, or refunded",
-        lambda a: engine.like(a.shop.orders, wave2_frame))
+    wave2 = Audience.from_ids(shop, wave2_ids, pd.Timestamp(wave2_at), "wave2", "第一波未购买（含退款）",
+                              "wave-1 customers who did not buy since the event started, or refunded")
     explanation = pd.DataFrame({"wave": ["wave1", "wave2"], "as_of": [wave1.as_of, pd.Timestamp(wave2_at)],
                                 "customers": [len(wave1_ids), len(wave2_ids)],
                                 "bought_since_start": [np.nan, len(bought)], "refunded": [np.nan, len(refunded)]})
@@ -752,7 +769,7 @@ def _bought_since(shop: Shop, ids: pd.Series, start: pd.Timestamp, until: Any) -
     orders = engine.lazy(shop.orders)
     end = observation_end(pd.Timestamp(until))
     since = engine.between(orders, "paid_at", start, end)
-    since = since.join(engine.like(shop.orders, pd.DataFrame({"customer_id": ids.astype("str")})), on="customer_id", how="semi")
+    since = since.join(_ids_where(shop, ids), on="customer_id", how="semi")
     since = since.with_columns(kept=net_amount())
     lines = engine.collect(since.select("customer_id", "kept", "refund_amount"))
     return set(lines.loc[lines["kept"] > 0, "customer_id"]), set(lines.loc[lines["refund_amount"].fillna(0) > 0, "customer_id"])

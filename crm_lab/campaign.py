@@ -483,10 +483,8 @@ def gap(
                      f"at {touch_uplift:.0%} incremental response")
     targets = now.index[now["extra_buyers"] > 0]
     ids = today[pd.MultiIndex.from_frame(today[["r_score", "f_score"]]).isin(targets)].index
-    frame = pd.DataFrame({"customer_id": pd.Series(ids, dtype="str")})
-    wave1 = Audience(shop, start - pd.Timedelta(days=1), f"{name}_wave1")._add(
-        True, "需补足 Gap 的 RF 格的老客", "returning customers of the RF cells that must add buyers",
-        lambda a: engine.like(a.shop.orders, frame)).not_bought(within=exclude_recent_buyers)
+    wave1 = Audience.from_ids(shop, ids, start - pd.Timedelta(days=1), f"{name}_wave1", "需补足 Gap 的 RF 格的老客",
+                              "returning customers of the RF cells that must add buyers").not_bought(within=exclude_recent_buyers)
     return GapResult(now, forecast, new_amount, float(target_net_amount), remaining, baseline_table, wave1, notes,
                      event_start=start, event_end=end - pd.Timedelta(days=1), wave2_at=wave2_day, touch_uplift=touch_uplift,
                      wave2_share=wave2_share, today=today[["r_score", "f_score"]])

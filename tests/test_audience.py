@@ -227,3 +227,14 @@ def test_cli_exports_a_recipe_without_a_notebook(shop_dir, small_shop, tmp_path,
     assert "sample_product" in capsys.readouterr().err
     assert cl.cli.main(["audience", "sample_to_full_size", "--data", str(shop_dir), "--out", str(out), "--set", "sample_product=P001"]) == 1
     assert "not a sample" in capsys.readouterr().err
+
+
+def test_from_ids_is_the_given_list_refined_by_more_rules(shop):
+    given = ["C0000001", "C0000002", "C0000003", "nobody"]
+    aud = Audience.from_ids(shop, given, name="uploaded")
+    given.append("C0000004")  # the audience keeps the list as it was given
+    assert aud.customer_ids().tolist() == ["C0000001", "C0000002", "C0000003", "nobody"]
+    recent = set(_window(shop.orders, shop.as_of, 30)["customer_id"])
+    refined = aud.not_bought(within="30D")
+    assert set(refined.customer_ids()) == {"C0000001", "C0000002", "C0000003", "nobody"} - recent
+    assert refined.describe()["中文"].tolist()[0] == "给定的客户名单"
