@@ -316,16 +316,7 @@ def check_parameters(notebook: str, parameters: dict[str, Any], where: str | Non
             default = ast.literal_eval(declared[key]["default"])
         except (ValueError, SyntaxError):
             continue
-        if default is None or value is None:
-            continue
-        number = (int, float)
-        ok = (
-            isinstance(value, bool) if isinstance(default, bool)
-            else isinstance(value, number) and not isinstance(value, bool) if isinstance(default, number)
-            else isinstance(value, (list, tuple, str)) if isinstance(default, (list, tuple))
-            else isinstance(value, type(default))
-        )
-        if not ok:
+        if default is not None and value is not None and not _same_kind(value, default):
             raise ValueError(f"{where}: parameter {key!r} should be like its default {declared[key]['default']} "
                              f"({type(default).__name__}), got {value!r} ({type(value).__name__})")
 
@@ -432,6 +423,17 @@ def run_notebook(
     if failed_path.exists():
         failed_path.unlink()
     return out_html
+
+
+def _same_kind(value: Any, default: Any) -> bool:
+    """Whether a parameter value can stand where the template's default stands."""
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, (int, float)):  # 600000 for 600000.0 and back; True is no number here
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(default, (list, tuple)):  # a list, or a name in its place (an event in the calendar)
+        return isinstance(value, (list, tuple, str))
+    return isinstance(value, type(default))
 
 
 def _plain(value: Any) -> Any:
