@@ -207,10 +207,10 @@ def _expected_values(notebook: str, shop) -> list[str]:
     if notebook == "promotion_waves":
         return [value for _label, value, _note in cl.campaign.wave_plan(shop, ("2025-10-20", "2025-11-11")).cards()]
     if notebook == "sample_to_full_size":
-        conv = cl.conversion.conversion(shop, cl.conversion.first_orders(shop, product="S01"),
-                                        product=cl.audience.sample_to_full_size(shop, "S01").explanation["full_size"].iloc[0])
+        recipe = cl.audience.sample_to_full_size(shop, "S01")
+        conv = cl.conversion.conversion(shop, cl.conversion.first_orders(shop, product="S01"), product=recipe.explanation["full_size"].iloc[0])
         rate = cl.conversion.curve(conv, days=(30,))["rate"].iloc[0]
-        return [f"{len(conv):,}", fmt.fmt_pct(rate), f"{cl.audience.sample_to_full_size(shop, 'S01').sizes().sum():,}"]
+        return [f"{len(conv):,}", fmt.fmt_pct(rate), f"{recipe.sizes().sum():,}"]
     if notebook == "influencer_repurchase":
         t = cl.conversion.influencer_repurchase(shop, within="180D", days=30)
         via = t[t["influencer_name"] != cl.conversion.OWN_SALES]
