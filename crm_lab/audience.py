@@ -649,9 +649,10 @@ def influencer_new_customers(shop: Shop, influencer_ids: Any, within: Any = "90D
     base = Audience(shop, as_of, "influencer_new_customers")
 
     def first_via(a: Audience) -> nw.LazyFrame:
+        from crm_lab.conversion import at_first_payment
+
         orders = a._orders()
-        first = orders.group_by("customer_id").agg(nw.col("paid_at").min().alias("first_paid"))
-        via = (orders.join(first, on="customer_id").filter(nw.col("paid_at") == nw.col("first_paid"))
+        via = (at_first_payment(orders)
                .filter(nw.col("influencer_id").is_in(infl) | nw.col("influencer_name").is_in(infl))
                .filter(nw.col("paid_at") >= engine.timestamp(a._window_start(within), orders)))
         return via.select("customer_id").unique()

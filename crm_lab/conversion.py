@@ -34,7 +34,7 @@ from crm_lab import engine
 from crm_lab.data import OWN_SALES, Shop, observation_end, orders_of, window_length
 from crm_lab.summary import order_lines
 
-__all__ = ["first_orders", "conversion", "curve", "plot_curve", "samples", "influencer_repurchase", "member_first_purchase",
+__all__ = ["first_orders", "at_first_payment", "conversion", "curve", "plot_curve", "samples", "influencer_repurchase", "member_first_purchase",
            "pooled_rate", "plot_repurchase", "plot_cohorts", "OWN_SALES"]
 
 
@@ -76,8 +76,7 @@ def first_orders(source: Any, product: Any = None, as_of: Any = None) -> pd.Data
     wanted = _products(product)
     if wanted is not None:
         lines = lines.filter(nw.col("product_id").is_in(wanted))
-    first = lines.group_by("customer_id").agg(nw.col("paid_at").min().alias("start_at"))
-    at_first = lines.join(first, on="customer_id").filter(nw.col("paid_at") == nw.col("start_at"))
+    at_first = at_first_payment(lines)
     traffic = [nw.col(c).min() for c in ("influencer_id", "influencer_name", "traffic_genre") if c in names]
     out = engine.collect(
         at_first.group_by("customer_id").agg(
@@ -91,6 +90,22 @@ def first_orders(source: Any, product: Any = None, as_of: Any = None) -> pd.Data
     out["refunded"] = out.pop("max_refund").fillna(0.0) > 0
     cols = ["customer_id", "start_at", "order_id", "influencer_id", "influencer_name", "traffic_genre", "net_amount", "refunded"]
     return out[cols].sort_values("customer_id", ignore_index=True)
+
+
+def at_first_payment(lines: nw.LazyFrame) -> nw.LazyFrame:
+    """The lines of each customer's first payment, with that moment as ``start_at``; lazily, where they live.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_lab import engine
+    >>> from crm_lab.conversion import at_first_payment
+    >>> lines = engine.lazy(pd.DataFrame({"customer_id": ["a", "a"], "paid_at": pd.to_datetime(["2025-01-02", "2025-01-01"])}))
+    >>> str(engine.collect(at_first_payment(lines))["start_at"].iloc[0].date())
+    '2025-01-01'
+    """
+    first = lines.group_by("customer_id").agg(nw.col("paid_at").min().alias("start_at"))
+    return lines.join(first, on="customer_id").filter(nw.col("paid_at") == nw.col("start_at"))
 
 
 def conversion(source: Any, starts: pd.DataFrame, product: Any = None, as_of: Any = None) -> pd.DataFrame:
