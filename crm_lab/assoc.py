@@ -220,6 +220,14 @@ def _binomial_tail(n_ab: np.ndarray, n_a: np.ndarray, p: np.ndarray) -> np.ndarr
     return out
 
 
+def _shrunk_lift(n_ab: np.ndarray, expected: np.ndarray, prior: float = PRIOR) -> np.ndarray:
+    """(count + prior) / (expected + prior): a prior of ``prior`` pseudo-baskets at lift 1, so
+    that rare pairs cannot top a list by lift alone (the ranking of every list here)."""
+    shrunk = n_ab + prior  # a new float array; divided in place to keep one copy at catalogue scale
+    shrunk /= expected + prior
+    return shrunk
+
+
 def _pair_stats(n_ab: np.ndarray, n_a: np.ndarray, n_b: np.ndarray, n: int, prior: float = PRIOR) -> dict[str, np.ndarray]:
     n_ab, n_a, n_b = (np.asarray(v, dtype="float64") for v in (n_ab, n_a, n_b))
     expected = n_a * n_b / n
@@ -228,8 +236,7 @@ def _pair_stats(n_ab: np.ndarray, n_a: np.ndarray, n_b: np.ndarray, n: int, prio
         "confidence_ab": n_ab / n_a,
         "confidence_ba": n_ab / n_b,
         "lift": n_ab / expected,
-        # A prior of `prior` pseudo-baskets at lift 1: rare pairs cannot top a list by lift alone.
-        "lift_shrunk": (n_ab + prior) / (expected + prior),
+        "lift_shrunk": _shrunk_lift(n_ab, expected, prior),
         "p_value": _binomial_tail(n_ab, n_a, n_b / n),
     }
 
@@ -290,8 +297,7 @@ def pair_table(
     per_item = counts.astype(np.float64)
     expected = per_item[ia]
     expected *= per_item[ib] / n
-    shrunk = n_ab + PRIOR
-    shrunk /= expected + PRIOR
+    shrunk = _shrunk_lift(n_ab, expected)
     with ThreadPoolExecutor(max_workers=1) as pool:
         # Strongest first; the sort (which releases the GIL) overlaps the p-values.
         sorting = pool.submit(lambda: np.argsort(np.negative(shrunk), kind="stable"))
