@@ -33,6 +33,7 @@ import pandas as pd
 
 from crm_lab import engine
 from crm_lab.data import Shop, atomic_write, net_amount, observation_end, window_length
+from crm_lab.files import atomic_text, file_token, inside
 
 __all__ = [
     "Audience",
@@ -507,14 +508,25 @@ class Audience:
         return pd.DataFrame({"customer_id": ids, "group": _assign(ids, share, seed)})
 
     def export(self, path: str | os.PathLike[str], control_share: float | None = None, seed: int = 0,
-               ids: str = "customer_id") -> Path:
+               ids: str = "customer_id", run: dict[str, Any] | None = None) -> Path:
         """Write the audience's ids (and groups) as CSV plus ``<path>.manifest.json``; atomic.
+
+        An empty audience writes a file with the header only and its manifest, so that a pickup
+        job never finds yesterday's list where today's should be.
 
         Parameters
         ----------
         ids : {"customer_id", "phone_hash"}
             Which id to write: the unified customer id or the member's salted phone hash (for
             platforms that match on it). Never a phone number, name or address.
+        run : dict, optional
+            The run that made the export (id, command), recorded in the manifest.
+
+        Notes
+        -----
+        The manifest records the audience's ``as_of``, the data snapshot it came from
+        (``Shop.source``: folder, extraction time, fingerprint of its files), the rules, the
+        groups and ``run``.
         """
         out = self.split_control(control_share, seed) if control_share else pd.DataFrame({"customer_id": self.customer_ids()})
         if ids == "phone_hash":
@@ -534,11 +546,9 @@ class Audience:
             "control_share": control_share, "seed": seed if control_share else None,
             "groups": out["group"].value_counts().to_dict() if "group" in out else None,
             "rules": self.describe().to_dict(orient="records"),
+            "data": self.shop.source or None, "run": run,
         }
-        meta = Path(f"{target}.manifest.json")
-        tmp = meta.with_name(f".{meta.name}.tmp")
-        tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
-        os.replace(tmp, meta)
+        atomic_text(f"{target}.manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1, default=str))
         return target
 
 
@@ -569,15 +579,18 @@ class Recipe:
         """Customers per audience."""
         return pd.Series({name: aud.size() for name, aud in self.audiences.items()}, name="customers")
 
-    def export(self, folder: str | os.PathLike[str], prefix: str, control_share: float | None = 0.1, seed: int = 0) -> pd.DataFrame:
-        """Write each audience as ``<folder>/<prefix>_<name>.csv`` (ids and groups) with its manifest."""
+    def export(self, folder: str | os.PathLike[str], prefix: str, control_share: float | None = 0.1, seed: int = 0,
+               run: dict[str, Any] | None = None) -> pd.DataFrame:
+        """Write each audience as ``<folder>/<prefix>_<name>.csv`` (ids and groups) with its manifest.
+
+        Every audience is written, an empty one as a header-only file, so that no earlier list
+        is left standing under today's name. ``prefix`` is a plain file-name token.
+        """
+        file_token(prefix, "prefix")
         rows = []
         for name, aud in self.audiences.items():
-            path = Path(folder) / f"{prefix}_{name}.csv"
-            if aud.size() == 0:
-                rows.append({"audience": name, "file": None, "customers": 0})
-                continue
-            aud.export(path, control_share=control_share, seed=seed)
+            path = inside(folder, f"{prefix}_{file_token(name, 'audience name')}.csv")
+            aud.export(path, control_share=control_share, seed=seed, run=run)
             rows.append({"audience": name, "file": str(path), "customers": int(len(pd.read_csv(path, usecols=[0])))})
         return pd.DataFrame(rows)
 

@@ -4,13 +4,15 @@ Commands
 --------
 ``crm-lab simulate --customers N --out DIR``
     Write a simulated sample shop as Parquet files.
-``crm-lab run PARAMS... [--out reports] [--parallel N] [--data DIR]``
-    Execute the notebooks each params file names and publish HTML reports; exit 1 if any failed.
+``crm-lab run PARAMS... [--out reports] [--parallel N] [--data DIR] [--timeout S] [--templates DIR]``
+    Execute the notebooks each params file names and publish HTML reports and audience exports;
+    exit 1 if any failed or a params file was refused (nothing of it ran).
 ``crm-lab demo``
     Simulate the sample shop (if missing) into ``data/demo`` and run ``params/demo_*.yaml``.
 ``crm-lab audience RECIPE --data DIR --out DIR [--set key=value ...] [--control-share S]``
     Export a scenario recipe's audiences (ids and groups, with manifests) without a notebook:
-    e.g. the daily new members for the SMS platform.
+    e.g. the daily new members for the SMS platform. Every audience is written, an empty one as
+    a header-only file, so a fixed ``--out`` never keeps an earlier day's list.
 
 Examples
 --------
@@ -26,6 +28,9 @@ import logging
 import sys
 import time
 from pathlib import Path
+from typing import Any
+
+from crm_lab.files import clean_stale, file_token, temp_path
 
 __all__ = ["main"]
 
@@ -47,7 +52,9 @@ def _run(args: argparse.Namespace) -> int:
     for params in args.params:
         try:
             campaign = report.load_params(params).campaign
-            for r in report.run_params(params, out=args.out, parallel=args.parallel, data=args.data):
+            records = report.run_params(params, out=args.out, parallel=args.parallel, data=args.data,
+                                        timeout=args.timeout, templates=args.templates or ())
+            for r in records:
                 print(f"ok     {r['seconds']:6.1f}s  {Path(args.out) / campaign / r['report']}")
         except (report.ReportError, ValueError, FileNotFoundError) as exc:
             failed += 1
@@ -102,15 +109,38 @@ def _audience(args: argparse.Namespace) -> int:
         print(f"{args.recipe}: unknown parameter(s) {unknown}; it takes {accepted}", file=sys.stderr)
         return 2
     try:
+        prefix = file_token(args.prefix or args.recipe, "--prefix")
         shop = data.read_shop(args.data, as_of=args.as_of)
         result = recipe(shop, **options)
-        files = result.export(args.out, prefix=args.prefix or args.recipe, control_share=args.control_share or None, seed=args.seed)
+        files = _publish_audiences(result, Path(args.out), prefix, args)
     except (ValueError, TypeError, FileNotFoundError) as exc:
         print(f"FAILED {args.recipe}: {exc}", file=sys.stderr)
         return 1
     for row in files.itertuples():
-        print(f"{row.customers:>9,}  {row.file or '(empty: nothing written)'}")
+        print(f"{row.customers:>9,}  {row.file}")
     return 0
+
+
+def _publish_audiences(result: Any, out: Path, prefix: str, args: argparse.Namespace) -> Any:
+    """Export into a staging folder, then rename each file into ``out``: all or nothing is written."""
+    import datetime as dt
+    import os
+    import secrets
+    import shutil
+
+    out.mkdir(parents=True, exist_ok=True)
+    clean_stale(out)
+    run = {"id": f"{dt.datetime.now():%Y%m%dT%H%M%S}-{os.getpid()}-{secrets.token_hex(3)}",
+           "command": f"crm-lab audience {args.recipe}", "data": str(args.data)}
+    stage = temp_path(out / prefix, "staging")
+    stage.mkdir()
+    try:
+        files = result.export(stage, prefix=prefix, control_share=args.control_share or None, seed=args.seed, run=run)
+        for staged in sorted(stage.iterdir()):  # each CSV before its manifest
+            os.replace(staged, out / staged.name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return files.assign(file=[str(out / Path(f).name) for f in files["file"]])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -132,6 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="reports")
     p.add_argument("--parallel", type=int, default=1, help="notebooks run at once")
     p.add_argument("--data", default=None, help="shop folder replacing the params files' `data`")
+    p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                   help="time limit of each notebook (default: the params file's `timeout:`, else 1200)")
+    p.add_argument("--templates", action="append", metavar="DIR", help="a folder of your own notebook templates (repeatable)")
     p.set_defaults(func=_run)
 
     p = sub.add_parser("demo", help="simulate the sample shop and build the demo reports")

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from crm_lab import engine
+from crm_lab.files import atomic_frame, atomic_text
 
 __all__ = [
     "SCHEMA",
@@ -56,6 +57,7 @@ __all__ = [
     "write_shop",
     "validate",
     "atomic_write",
+    "snapshot_key",
     "observation_end",
     "window_length",
     "product_names",
@@ -396,6 +398,9 @@ class Shop:
     as_of : pandas.Timestamp or None
         When the data was extracted; analyses default to it.
     name : str
+    source : dict
+        Where the tables came from (:func:`read_shop`: the folder, its extraction time and a
+        fingerprint of its files), recorded in every export's manifest; empty for frames in memory.
     """
 
     orders: Any
@@ -407,6 +412,7 @@ class Shop:
     truth: dict[str, Any] = field(default_factory=dict)
     as_of: pd.Timestamp | None = None
     name: str = "shop"
+    source: dict[str, Any] = field(default_factory=dict)
 
     def tables(self) -> dict[str, Any]:
         """The tables present, by name."""
@@ -785,25 +791,15 @@ def validate(
 def atomic_write(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     """Write a DataFrame to CSV or Parquet (by suffix) atomically: a reader never sees half a file.
 
+    The same as :func:`crm_lab.files.atomic_frame` (the one atomic writer).
+
     Examples
     --------
     >>> import pandas as pd, tempfile, os
     >>> from crm_lab.data import atomic_write
     >>> p = atomic_write(pd.DataFrame({"a": [1]}), os.path.join(tempfile.mkdtemp(), "x.csv"))
     """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        if target.suffix.lower() in (".parquet", ".pq"):
-            df.to_parquet(tmp, index=False)
-        else:
-            df.to_csv(tmp, index=False, encoding="utf-8")
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return target
+    return atomic_frame(df, path)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1186,12 +1182,37 @@ def read_shop(folder: str | os.PathLike[str], *, as_of: Any = None, validated: b
         raise FileNotFoundError(f"{path}: no orders table (orders.parquet, orders.csv or orders/)")
     extracted = pd.Timestamp(meta["as_of"]) if meta.get("as_of") else None
     as_of_ts = pd.Timestamp(as_of) if as_of is not None else extracted
+    if as_of_ts is not None and extracted is not None and as_of_ts.normalize() > extracted.normalize():
+        raise ValueError(f"{path}: as_of {as_of_ts:%Y-%m-%d} is after the data's extraction at {extracted} (shop.json): "
+                         f"nothing after it is known, and audiences would come out empty. Fix: an as_of up to {extracted:%Y-%m-%d}")
     if validated:
         # Rows after the extraction are errors; rows after an earlier as_of (a backfill, a
         # backtest) are data the analyses leave out, not bad data.
         check = max(as_of_ts, extracted) if as_of_ts is not None and extracted is not None else as_of_ts
         tables = {t: validate(f, t, as_of=check) for t, f in tables.items()}
-    return Shop(**tables, as_of=as_of_ts, name=name or meta.get("name", path.stem))
+    source = {"path": str(path), "extracted_at": None if extracted is None else str(extracted), "fingerprint": snapshot_key(path)}
+    return Shop(**tables, as_of=as_of_ts, name=name or meta.get("name", path.stem), source=source)
+
+
+def snapshot_key(path: str | os.PathLike[str]) -> str:
+    """A short fingerprint of a shop folder's (or file's) contents as of now: names, sizes and
+    modification times of its files. Two reads give the same key while no file has changed.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from crm_lab.data import snapshot_key
+    >>> folder = tempfile.mkdtemp()
+    >>> snapshot_key(folder) == snapshot_key(folder)
+    True
+    """
+    root = Path(path)
+    files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
+    digest = hashlib.sha256()
+    for f in files:
+        stat = f.stat()
+        digest.update(f"{f.relative_to(root) if root.is_dir() else f.name}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
 
 
 def write_shop(shop: Shop, folder: str | os.PathLike[str]) -> Path:
@@ -1210,7 +1231,5 @@ def write_shop(shop: Shop, folder: str | os.PathLike[str]) -> Path:
         df = frame if isinstance(frame, pd.DataFrame) else engine.collect(frame)
         atomic_write(df, out / f"{name}.parquet")
     meta = {"name": shop.name, "as_of": None if shop.as_of is None else str(shop.as_of)}
-    tmp = out / ".shop.json.tmp"
-    tmp.write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
-    os.replace(tmp, out / "shop.json")
+    atomic_text(out / "shop.json", json.dumps(meta, ensure_ascii=False, indent=1))
     return out

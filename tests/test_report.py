@@ -71,14 +71,15 @@ def _failing_notebook(path: Path) -> Path:
 
 
 def test_failing_notebook_exits_non_zero_and_is_kept(tmp_path):
-    nb = _failing_notebook(tmp_path / "broken.ipynb")
+    (tmp_path / "templates").mkdir()
+    _failing_notebook(tmp_path / "templates" / "broken.ipynb")  # a user's own template folder
     out = tmp_path / "reports"
     # A previous good report stays in place: a failed run keeps what it had.
     (out / "nightly").mkdir(parents=True)
     (out / "nightly" / "broken.html").write_text("<html>yesterday</html>", encoding="utf-8")
     params = tmp_path / "nightly.yaml"
-    params.write_text(f"campaign: nightly\nnotebooks:\n  - notebook: {nb}\n", encoding="utf-8")
-    assert cl.cli.main(["run", str(params), "--out", str(out)]) == 1
+    params.write_text("campaign: nightly\nnotebooks:\n  - notebook: broken\n", encoding="utf-8")
+    assert cl.cli.main(["run", str(params), "--out", str(out), "--templates", str(tmp_path / "templates")]) == 1
     failed = out / "nightly" / "broken.failed.ipynb"
     assert failed.exists() and "the shop folder is empty" in failed.read_text(encoding="utf-8")
     assert (out / "nightly" / "broken.html").read_text(encoding="utf-8") == "<html>yesterday</html>"
@@ -86,7 +87,7 @@ def test_failing_notebook_exits_non_zero_and_is_kept(tmp_path):
     index = (out / "index.html").read_text(encoding="utf-8")
     assert "failed" in index and "broken.failed.ipynb" in index
     with pytest.raises(ReportError, match="the shop folder is empty"):
-        cl.report.run_params(params, out=out)
+        cl.report.run_params(params, out=out, templates=[tmp_path / "templates"])
 
 
 @pytest.mark.parametrize(
@@ -159,7 +160,7 @@ def test_audience_notebook_exports_ids_only_beside_the_report(tmp_path, shop_dir
     folder = tmp_path / "reports" / "aud"
     page = (folder / "audience_builder.html").read_text(encoding="utf-8")
     assert "人群圈选" in page and "import crm_lab" not in page
-    files = sorted(folder.glob("audience_*.csv"))
+    files = sorted(folder.glob("audiences/*/audience_builder/audience_*.csv"))  # audiences/<as_of>/<report>/
     assert files and all(f.with_name(f.name + ".manifest.json").exists() for f in files)
     for f in files:
         exported = pd.read_csv(f, dtype=str)
@@ -242,7 +243,7 @@ def test_scenario_audiences_are_exported_beside_their_reports(suite):
     assert {r["notebook"] for r in manifest["reports"]} == set(SUITE) and {r["status"] for r in manifest["reports"]} == {"ok"}
     for prefix in ("new_product_N01_", "promotion_wave1", "sample_S01_", "influencer_new_customers_", "new_members_", "high_potential_",
                    "clv_top_high", "gap_wave1"):
-        files = list(folder.glob(f"{prefix}*.csv"))
+        files = list(folder.glob(f"audiences/*/*/{prefix}*.csv"))
         assert files, prefix
         for f in files:
             exported = pd.read_csv(f, dtype=str)

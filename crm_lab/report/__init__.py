@@ -1,0 +1,41 @@
+"""The report layer: what readers see, and the scheduled runs that publish it.
+
+* :mod:`~crm_lab.report.display` — inside a notebook: :func:`header`, :func:`verdict`,
+  :func:`kpi_cards`, :func:`table`, :func:`note` and the formatters (the house look).
+* :mod:`~crm_lab.report.params` — params files read as plain data and checked before any run.
+* :mod:`~crm_lab.report.runner` — :func:`run_params` / :func:`run_notebook`: papermill runs with a
+  time limit, staged exports, atomic publishing.
+* :mod:`~crm_lab.report.page` — an executed notebook as a page without code or hidden markup.
+* :mod:`~crm_lab.report.index` — ``index.html`` rebuilt from every manifest under a lock.
+
+Examples
+--------
+>>> import crm_lab as cl
+>>> cl.report.run_params("params/demo_overview.yaml")  # doctest: +SKIP
+"""
+
+from crm_lab.report.display import as_table, fmt_pct, fmt_yuan, header, kpi_cards, note, table, verdict
+from crm_lab.report.index import write_index
+from crm_lab.report.params import NotebookRun, ParamsError, RunParams, check_parameters, load_params
+from crm_lab.report.runner import DEFAULT_TIMEOUT, ReportError, run_notebook, run_params
+
+__all__ = [
+    "ReportError",
+    "ParamsError",
+    "RunParams",
+    "NotebookRun",
+    "DEFAULT_TIMEOUT",
+    "header",
+    "verdict",
+    "kpi_cards",
+    "table",
+    "as_table",
+    "note",
+    "fmt_yuan",
+    "fmt_pct",
+    "load_params",
+    "check_parameters",
+    "run_notebook",
+    "run_params",
+    "write_index",
+]

@@ -1,0 +1,78 @@
+"""The reports index: ``<out>/index.html`` rebuilt from every campaign's manifest.
+
+Rebuilt whole under a file lock by every run (so two runs finishing together both list each
+other's reports; the last one to take the lock has read every manifest written before it) and
+renamed into place. A manifest that cannot be read is a visible line in the index and a warning
+in the log, never a failure of the run that found it.
+
+Examples
+--------
+>>> from crm_lab.report import write_index
+>>> write_index("reports")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+import crm_lab
+from crm_lab.files import atomic_text
+from crm_lab.report.page import page
+
+__all__ = ["write_index", "read_manifests"]
+
+log = logging.getLogger(__name__)
+
+_STATUS = {"ok": "已发布", "failed": '<span class="crm-failed">失败</span>'}
+
+
+def read_manifests(out: str | os.PathLike[str]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Every readable campaign manifest under ``out``, and one line per unreadable one."""
+    manifests, problems = [], []
+    for path in sorted(Path(out).glob("*/manifest.json")):
+        try:
+            manifest = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(manifest.get("reports"), list) or not isinstance(manifest.get("campaign"), str):
+                raise ValueError("no campaign or reports list")
+            manifests.append(manifest)
+        except (OSError, ValueError, AttributeError) as exc:
+            problems.append(f"{path.parent.name}/manifest.json 无法读取（{type(exc).__name__}），该活动的报告未列出")
+            log.warning("index: skipped unreadable %s (%s)", path, exc)
+    return manifests, problems
+
+
+def _row(manifest: dict[str, Any], record: dict[str, Any]) -> str:
+    link = f"{manifest['campaign']}/{record.get('report', '')}"
+    status = _STATUS.get(record.get("status"), html.escape(str(record.get("status"))))
+    reason = f"<br><small>{html.escape(str(record['error']))[:300]}</small>" if record.get("error") else ""
+    return (f"<tr><td>{html.escape(manifest['campaign'])}</td><td><a href=\"{html.escape(link)}\">"
+            f"{html.escape(str(record.get('title') or record.get('name')))}</a></td><td>{status}{reason}</td>"
+            f"<td>{html.escape(str(manifest.get('finished_at', '')).replace('T', ' '))}</td><td>{record.get('seconds', '')}</td></tr>")
+
+
+def write_index(out: str | os.PathLike[str] = "reports") -> Path:
+    """Write ``<out>/index.html`` listing every campaign's reports and their status.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from crm_lab.report import write_index
+    >>> write_index(tempfile.mkdtemp()).name
+    'index.html'
+    """
+    root = Path(out)
+    root.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(root / ".index.lock")):
+        manifests, problems = read_manifests(root)
+        rows = [_row(m, r) for m in manifests for r in m["reports"] if isinstance(r, dict)]
+        notes = "".join(f'<div class="crm-note"><b>注意</b> {html.escape(p)}</div>' for p in problems)
+        body = (f"<h1>报告目录</h1>{notes}<div style=\"overflow-x:auto\"><table><tr><th>活动</th><th>报告</th><th>状态</th>"
+                "<th>完成时间</th><th>耗时（秒）</th></tr>" + "".join(rows) + "</table></div>")
+        return atomic_text(root / "index.html", page("报告目录 · crm_lab", body, f"crm_lab {html.escape(crm_lab.__version__)}"))

@@ -1,0 +1,124 @@
+"""An executed notebook as the HTML page a reader gets: no code, nothing hidden.
+
+What a reader is not meant to see is left out of the page, never hidden with CSS: code cells'
+inputs, plain-text outputs (reprs, prints, progress bars). Warnings raised while the report ran
+(a sample-ratio mismatch, a model at a boundary) are shown as visible note boxes in words; the
+noise of library deprecations is left out of the page and returned for the run log.
+
+Examples
+--------
+>>> import nbformat
+>>> from crm_lab.report.page import reader_outputs
+>>> cell = nbformat.v4.new_code_cell("x")
+>>> cell.outputs = [nbformat.v4.new_output("stream", name="stderr",
+...     text="/x.py:3: UserWarning: sample ratio mismatch\\n  warnings.warn(msg)\\n")]
+>>> nb = nbformat.v4.new_notebook(cells=[cell])
+>>> shown, logged = reader_outputs(nb)
+>>> "sample ratio mismatch" in shown.cells[0].outputs[0]["data"]["text/html"], logged
+(True, [])
+"""
+
+from __future__ import annotations
+
+import copy
+import html
+import re
+from typing import Any
+
+import nbformat
+
+from crm_lab.report.display import note
+
+__all__ = ["CSS", "reader_outputs", "to_html", "page"]
+
+CSS = """
+body{font-family:"Noto Sans CJK SC","Noto Sans SC","PingFang SC","Microsoft YaHei","DejaVu Sans",sans-serif;
+ color:#1f2328;max-width:960px;margin:32px auto;padding:0 24px;line-height:1.55;background:#fff}
+h1{font-weight:500;font-size:30px;border-bottom:3px solid #e6456a;padding-bottom:8px;margin-bottom:10px}
+h2{font-weight:500;font-size:22px;margin-top:30px}
+.crm-meta{font-size:14px;color:#333;margin-bottom:18px}.crm-meta code{background:#f0f0f0;padding:1px 4px}
+.crm-verdict{border-left:4px solid #d0d4da;margin:12px 0 18px;padding:4px 16px;font-size:15px}
+.crm-kpis{display:flex;gap:16px;flex-wrap:wrap;margin:12px 0 18px}
+.crm-kpi{flex:1 1 180px;background:#f5f6f8;border-left:4px solid #2de0e6;border-radius:8px;padding:12px 18px}
+.crm-kpi .label{font-size:13px;color:#555}.crm-kpi .value{font-size:26px;font-weight:700;margin:2px 0}
+.crm-kpi .note{font-size:12px;color:#666}
+.crm-note{border-left:4px solid #e6a23c;background:#fdf6ec;margin:10px 0;padding:8px 14px;font-size:14px}
+table{border-collapse:collapse;font-size:13px;margin:8px 0}
+th{font-weight:600;text-align:right;padding:6px 10px;border-bottom:1px solid #ccc}
+td{text-align:right;padding:5px 10px}tr:nth-child(even) td{background:#f6f6f6}
+th:first-child,td:first-child{text-align:left}
+img{max-width:100%}
+.anchor-link{display:none}
+.crm-footer{margin-top:40px;font-size:12px;color:#888;border-top:1px solid #eee;padding-top:8px}
+.crm-failed{color:#c0392b;font-weight:600}
+"""
+
+#: Categories that speak to developers (library upgrades), not to the reader of a report.
+DEVELOPER_WARNINGS = ("DeprecationWarning", "PendingDeprecationWarning", "FutureWarning", "ImportWarning", "ResourceWarning")
+_WARNING_LINE = re.compile(r"^(?P<file>.+?):(?P<line>\d+): (?P<category>\w+(?:Warning|Error|Mismatch)\w*): (?P<message>.*)$")
+_RICH = ("text/html", "image/png", "image/jpeg", "image/svg+xml", "text/markdown", "text/latex")
+
+
+def _warnings_in(text: str) -> list[tuple[str, str]]:
+    """``(category, message)`` of each warning in a stderr text (``warnings.formatwarning`` lines)."""
+    found = []
+    for line in text.splitlines():
+        match = _WARNING_LINE.match(line)
+        if match:
+            found.append((match["category"], match["message"].strip()))
+    return found
+
+
+def _rich(output: Any) -> bool:
+    return output.get("output_type") in ("display_data", "execute_result") and any(m in output.get("data", {}) for m in _RICH)
+
+
+def reader_outputs(nb: Any) -> tuple[Any, list[str]]:
+    """A copy of an executed notebook with only what a reader should see, and the lines for the log.
+
+    Kept: rich outputs (HTML, figures, Markdown). Warnings on stderr become visible note boxes
+    (library deprecations go to the log instead). Left out: plain-text reprs, prints, progress
+    bars and other stderr text.
+    """
+    shown = copy.deepcopy(nb)
+    logged: list[str] = []
+    for cell in shown.cells:
+        if cell.get("cell_type") != "code":
+            continue
+        outputs, seen = [], set()
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                for category, message in _warnings_in(output.get("text", "")):
+                    if category in DEVELOPER_WARNINGS:
+                        logged.append(f"{category}: {message}")
+                    elif message not in seen:
+                        seen.add(message)
+                        outputs.append(nbformat.v4.new_output("display_data", data={"text/html": note(message)._repr_html_()}))
+            elif _rich(output):
+                outputs.append(output)
+        cell["outputs"] = outputs
+    return shown, logged
+
+
+def to_html(executed: Any, title: str, footer: str) -> tuple[str, list[str]]:
+    """The self-contained page of an executed notebook (no code, no external scripts) and the log lines."""
+    from nbconvert import HTMLExporter
+
+    shown, logged = reader_outputs(executed)
+    exporter = HTMLExporter(template_name="basic")
+    exporter.exclude_input = True
+    exporter.exclude_input_prompt = True
+    exporter.exclude_output_prompt = True
+    body, _ = exporter.from_notebook_node(shown)
+    # The basic template carries no <script src=...>; make sure no output smuggles one in.
+    body = re.sub(r"<script[^>]*\bsrc=[\"']https?:[^>]*>\s*</script>", "", body)
+    return page(title, body, footer), logged
+
+
+def page(title: str, body: str, footer: str) -> str:
+    """The house page around an HTML body: viewport for phones, inline CSS, footer."""
+    return (
+        "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
+        f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{html.escape(title)}</title>"
+        f"<style>{CSS}</style></head><body>{body}<div class=\"crm-footer\">{footer}</div></body></html>\n"
+    )
