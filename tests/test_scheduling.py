@@ -358,6 +358,17 @@ def _complete_set(out: Path) -> None:
         assert csv.with_name(csv.name + ".manifest.json").exists(), csv
 
 
+def _kill_when(command: list[str], seen, limit: float = 120.0) -> None:
+    """Start a run and SIGKILL it (the driver and its kernels) as soon as ``seen()`` is true."""
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + limit
+    while proc.poll() is None and not seen() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)  # as a scheduler's kill or a reboot would
+    proc.wait()
+
+
 @pytest.mark.slow
 def test_a_run_killed_at_any_point_and_run_again_publishes_a_complete_valid_set(tmp_path, shop_dir):
     templates = tmp_path / "templates"
@@ -368,24 +379,31 @@ def test_a_run_killed_at_any_point_and_run_again_publishes_a_complete_valid_set(
     params = _params(tmp_path / "k.yaml", f"campaign: k\ndata: {shop_dir}\nnotebooks:\n  - notebook: one\n  - notebook: two\n")
     out = tmp_path / "reports"
     command = [sys.executable, "-m", "crm_lab.cli", "run", str(params), "--out", str(out), "--templates", str(templates)]
+
+    def newer(pattern: str, since: float):
+        return lambda: any(p.stat().st_mtime > since for p in out.glob(pattern))
+
     interrupted = 0
-    for delay in (0.5, 2.0, 3.5, 5.0, 6.5):
-        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        time.sleep(delay)
-        os.killpg(proc.pid, signal.SIGKILL)  # the driver and its kernels, as a scheduler's kill would
-        proc.wait()
+    for point in ("staging made", "an export staged", "first report published", "second export published", "index written"):
+        since = time.time()
+        seen = {"staging made": newer(".run-k.*.staging", since),
+                "an export staged": newer(".run-k.*.staging/*/m_new_members.csv", since),
+                "first report published": newer("k/one.html", since),
+                "second export published": newer("k/audiences/*/two", since),
+                "index written": newer("index.html", since)}[point]
+        _kill_when(command, seen)
         _complete_set(out)
         interrupted += any(p.name.endswith(".staging") for p in out.glob(".*"))  # killed mid-run, not after it
         time.sleep(1.5)  # orphaned kernels notice their parent is gone and exit
-        assert subprocess.run(command, capture_output=True, timeout=300).returncode == 0
+        assert subprocess.run(command, capture_output=True, timeout=300).returncode == 0, point
         _complete_set(out)
         manifest = json.loads((out / "k" / "manifest.json").read_text(encoding="utf-8"))
         assert [r["status"] for r in manifest["reports"]] == ["ok", "ok"]
         index = (out / "index.html").read_text(encoding="utf-8")
         assert 'href="k/one.html"' in index and 'href="k/two.html"' in index
         leftovers = [p for p in out.rglob(".*") if p.name != ".index.lock"]
-        assert not leftovers, leftovers
+        assert not leftovers, (point, leftovers)
         for name in ("one", "two"):
             exported = list((out / "k" / "audiences").glob(f"*/{name}/m_new_members.csv"))
             assert len(exported) == 1 and exported[0].with_name("m_new_members.csv.manifest.json").exists()
-    assert interrupted >= 3
+    assert interrupted >= 4  # every point but the last is inside the run
