@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse, special
 
-from crm_lab.data import Shop, orders_of
+from crm_lab.data import Shop, orders_of, products
 
 __all__ = ["Baskets", "baskets", "baskets_from_lists", "pair_table", "related_products", "rules", "plot_partners", "plot_pairs"]
 
@@ -125,8 +125,7 @@ def baskets(
     if level == "category":
         if not isinstance(source, Shop) or source.products is None:
             raise ValueError("level='category' needs a Shop with a products table")
-        products = engine.collect(source.products).drop_duplicates("product_id").set_index("product_id")["category"]
-        pairs["item"] = pairs["item"].map(products)
+        pairs["item"] = pairs["item"].map(products(source)["category"])
         pairs = pairs.dropna().drop_duplicates()
     b_codes, _ = pd.factorize(pairs["basket"])
     i_codes, items = pd.factorize(pairs["item"], sort=True)
@@ -379,12 +378,11 @@ def related_products(
     >>> list(top.columns[:3])
     ['product', 'partner', 'partner_name']
     """
-    from crm_lab import engine
 
     b = prebuilt if prebuilt is not None else baskets(source, "product", basket, window)
-    products = engine.collect(source.products) if isinstance(source, Shop) and source.products is not None else None
-    names = products.drop_duplicates("product_id").set_index("product_id")["name"] if products is not None else None
-    listed = products is not None and product in set(products["product_id"])
+    catalogue = products(source) if isinstance(source, Shop) and source.products is not None else None
+    names = catalogue["name"] if catalogue is not None else None
+    listed = catalogue is not None and product in catalogue.index
     if product not in b.items and not listed:
         raise ValueError(f"Unknown product {product!r}. Close matches: {_close_matches(product, b.items, names) or 'none'}")
     counts = b.item_counts()
@@ -401,8 +399,8 @@ def related_products(
                             "p_value": st["p_value"], "support": st["support"], "basis": "product", "reason": ""})
         out = out[out["lift"] >= min_lift].sort_values(["lift_shrunk", "count"], ascending=False, ignore_index=True)
     elif listed:
-        category = products.loc[products["product_id"] == product, "category"].iloc[0]
-        members = pd.Index(products.loc[products["category"] == category, "product_id"].unique()).drop(product, errors="ignore")
+        category = catalogue.loc[product, "category"]
+        members = catalogue.index[catalogue["category"] == category].drop(product, errors="ignore")
         popular = counts.reindex(members).dropna().sort_values(ascending=False)
         out = pd.DataFrame({"product": product, "partner": popular.index, "count": popular.to_numpy().astype("int64"),
                             "confidence": np.nan, "lift": np.nan, "lift_shrunk": np.nan, "p_value": np.nan,

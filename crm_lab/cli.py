@@ -93,9 +93,9 @@ def _audience(args: argparse.Namespace) -> int:
 
     import yaml
 
-    from crm_lab import audience, data
+    from crm_lab import data, recipes
 
-    recipe = audience.RECIPES[args.recipe]
+    recipe = recipes.RECIPES[args.recipe]
     options = {}
     for item in args.set or []:
         key, sep, value = item.partition("=")
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--force", action="store_true", help="simulate again even if data exists")
     p.set_defaults(func=_demo)
 
-    from crm_lab.audience import RECIPES
+    from crm_lab.recipes import RECIPES
 
     p = sub.add_parser("audience", help="export a scenario recipe's audiences (ids and groups) with manifests")
     p.add_argument("recipe", choices=sorted(RECIPES))

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from crm_lab import engine
-from crm_lab.data import OWN_SALES, Shop, observation_end, orders_of, window_length
+from crm_lab.data import OWN_SALES, Shop, observation_end, orders_of, products, window_length
 from crm_lab.summary import order_lines
 
 __all__ = ["first_orders", "at_first_payment", "conversion", "curve", "plot_curve", "samples", "influencer_repurchase", "member_first_purchase",
@@ -299,9 +299,9 @@ def samples(shop: Shop, days: float = 30, as_of: Any = None) -> pd.DataFrame:
     """
     if shop.products is None:
         raise ValueError("samples: the shop has no products table (sample_of names each sample's full-size product)")
-    products = engine.collect(engine.lazy(shop.products).select("product_id", "name", "sample_of")).drop_duplicates("product_id")
-    names = products.set_index("product_id")["name"]
-    pairs = products.dropna(subset=["sample_of"])
+    catalogue = products(shop).reset_index()
+    names = catalogue.set_index("product_id")["name"]
+    pairs = catalogue.dropna(subset=["sample_of"])
     rows = []
     for sample, full in zip(pairs["product_id"], pairs["sample_of"], strict=True):  # one query per sample: a handful
         starts = first_orders(shop, product=sample, as_of=as_of)

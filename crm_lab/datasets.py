@@ -616,6 +616,9 @@ def make_shop(
         truth=truth,
         as_of=t_end,
         name="sample_shop",
+        # The shop's own promotion calendar (event -> first and last day), as a real shop knows it.
+        calendar={row.event: (f"{row.start:%Y-%m-%d}", f"{row.end - pd.Timedelta(days=1):%Y-%m-%d}")
+                  for row in truth["promotions"].itertuples()},
     )
 
 

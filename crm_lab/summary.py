@@ -381,29 +381,6 @@ class ShopOverview:
         """Net amount of the last 12 months over the prior 12, minus one."""
         return self.last_12m / self.prior_12m - 1 if self.prior_12m and not np.isnan(self.prior_12m) else float("nan")
 
-    def verdict(self) -> str:
-        """One line for stakeholders; ``**bold**`` marks key numbers."""
-        from crm_lab.report import fmt_pct, fmt_yuan
-
-        k = self.kpis
-        text = f"截至 {self.as_of:%Y-%m-%d}，近12个月有效金额 **{fmt_yuan(self.last_12m)}**"
-        if not np.isnan(self.growth):
-            text += f"（较前12个月 **{fmt_pct(self.growth, signed=True)}**）"
-        text += f"；复购率 {fmt_pct(k['repeat_rate'])}，退款率 {fmt_pct(k['refund_rate'])}。"
-        return text
-
-    def cards(self) -> list[tuple[str, str, str]]:
-        """KPI cards: (label, value, note)."""
-        from crm_lab.report import fmt_pct, fmt_yuan
-
-        k = self.kpis
-        return [
-            ("累计客户数", f"{int(k['customers']):,}", f"近12个月活跃 {int(k['active_customers']):,}"),
-            ("近12个月有效金额", fmt_yuan(self.last_12m), "实付 - 退款"),
-            ("客单价", fmt_yuan(k["aov"]), "有效金额 / 订单数"),
-            ("复购率", fmt_pct(k["repeat_rate"]), f"退款率 {fmt_pct(k['refund_rate'])}"),
-        ]
-
     def summary(self) -> pd.DataFrame:
         """The KPIs as a one-column table."""
         return self.kpis.to_frame("value")
@@ -434,14 +411,11 @@ def shop_overview(source: Any, as_of: Any = None) -> ShopOverview:
     >>> bool(ov.kpis["customers"] == len(ov.customers))
     True
     """
-    from crm_lab.data import GENRE_ZH
-
     customers = customer_summary(source, as_of)
     as_of = customers.attrs["as_of"]
     year = pd.Timedelta(days=365)
     months = period_summary(source, "1mo", as_of=as_of)
     genres = breakdown(source, "traffic_genre", as_of=as_of, since=as_of - year)
-    genres.insert(1, "流量体裁", genres["traffic_genre"].map(GENRE_ZH).fillna("未知"))
     influencers = breakdown(source, ["influencer_id", "influencer_name"], as_of=as_of, since=as_of - year)
     influencers = influencers[influencers["influencer_id"].notna()].reset_index(drop=True)
     last = float(genres["net_amount"].sum())

@@ -147,13 +147,13 @@ def test_bad_rules_are_clear_errors(shop):
 def test_sample_to_full_size_finds_exactly_the_planted_non_converters(shop):
     truth = shop.truth["sample_buyers"]
     for sample in truth["sample_product"].unique():
-        recipe = cl.audience.sample_to_full_size(shop, sample)
+        recipe = cl.recipes.sample_to_full_size(shop, sample)
         expected = set(truth.loc[(truth["sample_product"] == sample) & ~truth["converted"], "customer_id"])
         assert set(recipe.audiences["sample_not_full_size"].customer_ids()) == expected
 
 
 def test_new_member_first_purchase_never_holds_a_buyer(shop):
-    recipe = cl.audience.new_member_first_purchase(shop, joined_within="30D")
+    recipe = cl.recipes.new_member_first_purchase(shop, joined_within="30D")
     ids = set(recipe.audiences["new_members"].customer_ids())
     assert ids and not ids & set(shop.orders["customer_id"])
     m = shop.members
@@ -162,7 +162,7 @@ def test_new_member_first_purchase_never_holds_a_buyer(shop):
 
 
 def test_promotion_wave_two_holds_no_wave_one_buyer(shop):
-    recipe = cl.audience.promotion_waves(shop, "2025-10-20", "2025-11-05")
+    recipe = cl.recipes.promotion_waves(shop, "2025-10-20", "2025-11-05")
     wave1, wave2 = set(recipe.audiences["wave1"].customer_ids()), set(recipe.audiences["wave2"].customer_ids())
     assert wave2 <= wave1 and len(wave2) < len(wave1)
     o = shop.orders
@@ -172,13 +172,13 @@ def test_promotion_wave_two_holds_no_wave_one_buyer(shop):
     assert not (wave2 & set(kept["customer_id"])) - refunders
     recent = o[(o["paid_at"] >= "2025-10-06") & (o["paid_at"] < "2025-10-20")]
     assert not wave1 & set(recent["customer_id"])  # bought in the 14 days before: excluded
-    rm = cl.audience.promotion_waves(shop, "2025-10-20", "2025-11-05", m_min=4)
+    rm = cl.recipes.promotion_waves(shop, "2025-10-20", "2025-11-05", m_min=4)
     assert set(rm.audiences["wave1"].customer_ids()) < wave1
 
 
 def test_new_product_launch_targets_partner_buyers_who_never_bought_it(shop):
     planted = shop.truth["related_pairs"].set_index("new_product")["partner"]
-    recipe = cl.audience.new_product_launch(shop, "N01")
+    recipe = cl.recipes.new_product_launch(shop, "N01")
     assert recipe.explanation["partner"].iloc[0] == planted["N01"]
     high, rest = set(recipe.audiences["high_value"].customer_ids()), set(recipe.audiences["rest"].customer_ids())
     assert high and rest and not high & rest
@@ -190,7 +190,7 @@ def test_new_product_launch_targets_partner_buyers_who_never_bought_it(shop):
 
 
 def test_influencer_new_customers_first_bought_through_them(shop):
-    recipe = cl.audience.influencer_new_customers(shop, ["KOL001"], within="180D")
+    recipe = cl.recipes.influencer_new_customers(shop, ["KOL001"], within="180D")
     ids = set(recipe.audiences["new_via_influencer"].customer_ids())
     o = shop.orders.sort_values(["customer_id", "paid_at"])
     first = o.groupby("customer_id").head(1)
@@ -204,7 +204,7 @@ def test_influencer_new_customers_first_bought_through_them(shop):
 
 
 def test_high_potential_combines_behaviour_and_orders(shop):
-    ids = set(cl.audience.high_potential(shop).audiences["high_potential"].customer_ids())
+    ids = set(cl.recipes.high_potential(shop).audiences["high_potential"].customer_ids())
     ev = shop.events[shop.events["at"] >= shop.as_of + pd.Timedelta(days=1) - pd.Timedelta(days=30)]
     behaviour = set(ev.loc[ev["event"].isin(["live_view", "add_to_cart"]), "customer_id"])
     recent_buyers = set(_window(shop.orders, shop.as_of, 30)["customer_id"])
@@ -217,7 +217,7 @@ def test_cli_exports_a_recipe_without_a_notebook(shop_dir, small_shop, tmp_path,
                         "--set", "sample_product=S01", "--control-share", "0.2"])
     assert code == 0
     exported = pd.read_csv(out / "sample_to_full_size_sample_not_full_size.csv", dtype=str)
-    expected = cl.audience.sample_to_full_size(small_shop, "S01").audiences["sample_not_full_size"].customer_ids()
+    expected = cl.recipes.sample_to_full_size(small_shop, "S01").audiences["sample_not_full_size"].customer_ids()
     assert sorted(exported["id"]) == expected.tolist() and set(exported["group"]) <= {"treatment", "control"}
     manifest = json.loads((out / "sample_to_full_size_sample_not_full_size.csv.manifest.json").read_text(encoding="utf-8"))
     assert manifest["control_share"] == 0.2 and manifest["customers"] == len(exported)

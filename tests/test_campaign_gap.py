@@ -71,7 +71,7 @@ def test_two_wave_touch_plan_against_the_simulated_event(shop):
     assert g.wave2_at == pd.Timestamp("2025-11-08")  # default: 3 days before the last day (11-11)
     actual = g.touch_plan().set_index("wave")
     assert actual.loc["wave2", "basis"] == "actual" and actual.loc["wave1", "send_on"] == pd.Timestamp("2025-10-19")
-    waves = cl.audience.promotion_waves(shop, "2025-10-20", "2025-11-08", wave1=g.wave1)
+    waves = cl.recipes.promotion_waves(shop, "2025-10-20", "2025-11-08", wave1=g.wave1)
     assert actual.loc["wave2", "customers"] == waves.audiences["wave2"].size()
     assert set(waves.audiences["wave2"].customer_ids()) <= set(g.wave1.customer_ids())
     # Before the data reaches the wave-2 day, its size is forecast from the baseline's cells.
@@ -94,7 +94,7 @@ def test_two_wave_touch_plan_against_the_simulated_event(shop):
 def test_wave_two_needs_its_data(shop):
     g = cl.campaign.gap(shop, "d11_2025", 600_000, baselines=["d11_2024"])
     with pytest.raises(ValueError, match="data ends"):
-        cl.audience.promotion_waves(shop, "2025-10-20", "2025-12-05", wave1=g.wave1)
+        cl.recipes.promotion_waves(shop, "2025-10-20", "2025-12-05", wave1=g.wave1)
     with pytest.raises(ValueError, match="within the event"):
         cl.campaign.gap(shop, "d11_2025", 1.0, baselines=["d11_2024"], wave2_at="2025-11-11")
 
@@ -116,4 +116,4 @@ def test_wave_plan_reads_what_each_wave_bought(shop):
     early = cl.data.Shop(**shop.tables(), as_of=pd.Timestamp("2025-10-25"), name="early")
     before = cl.campaign.wave_plan(early, ("2025-10-20", "2025-11-11"))
     assert before.wave2_at is None and list(before.table()["wave"]) == ["wave1"]
-    assert "第二波待" in before.verdict() and before.cards()[2][1] == "–"
+    assert "第二波待" in cl.report.wave_plan_verdict(before) and cl.report.wave_plan_cards(before)[2][1] == "–"

@@ -45,7 +45,7 @@ def test_overview_report_is_published_without_code(overview_run, shop_dir):
     assert "crm-kpi" in page and "核心结论" in page and str(shop_dir) in page  # provenance footer
     # The KPI values are crm_lab's own numbers for this shop.
     ov = cl.summary.shop_overview(cl.data.read_shop(shop_dir))
-    for label, value, _note in ov.cards():
+    for label, value, _note in cl.report.overview_cards(ov):
         assert value in page, (label, value)
     assert not PHONE.search(_visible_text(page))
     assert (out / "test_overview" / "shop_overview.ipynb").exists()
@@ -203,12 +203,12 @@ def _expected_values(notebook: str, shop) -> list[str]:
         resp = cl.campaign.response(shop, "d11_2025_wave1")
         return [f"{int((resp['group'] == 'treatment').sum()):,}"]
     if notebook == "new_product_launch":
-        sizes = cl.audience.new_product_launch(shop, "N01").sizes()
+        sizes = cl.recipes.new_product_launch(shop, "N01").sizes()
         return [f"{int(sizes.sum()):,}", f"{int(sizes['high_value']):,}"]
     if notebook == "promotion_waves":
-        return [value for _label, value, _note in cl.campaign.wave_plan(shop, ("2025-10-20", "2025-11-11")).cards()]
+        return [value for _label, value, _note in cl.report.wave_plan_cards(cl.campaign.wave_plan(shop, ("2025-10-20", "2025-11-11")))]
     if notebook == "sample_to_full_size":
-        recipe = cl.audience.sample_to_full_size(shop, "S01")
+        recipe = cl.recipes.sample_to_full_size(shop, "S01")
         conv = cl.conversion.conversion(shop, cl.conversion.first_orders(shop, product="S01"), product=recipe.explanation["full_size"].iloc[0])
         rate = cl.conversion.curve(conv, days=(30,))["rate"].iloc[0]
         return [f"{len(conv):,}", fmt.fmt_pct(rate), f"{recipe.sizes().sum():,}"]
@@ -217,9 +217,9 @@ def _expected_values(notebook: str, shop) -> list[str]:
         via = t[t["influencer_name"] != cl.conversion.OWN_SALES]
         return [f"{int(via['new_customers'].sum()):,}", fmt.fmt_pct(cl.conversion.pooled_rate(via)["rate"])]
     if notebook == "new_member_first_purchase":
-        return [f"{cl.audience.new_member_first_purchase(shop, joined_within='30D').sizes().sum():,}"]
+        return [f"{cl.recipes.new_member_first_purchase(shop, joined_within='30D').sizes().sum():,}"]
     if notebook == "high_potential":
-        return [f"{cl.audience.high_potential(shop).sizes().sum():,}"]
+        return [f"{cl.recipes.high_potential(shop).sizes().sum():,}"]
     return []
 
 

@@ -130,7 +130,7 @@ def test_paths_from_a_params_file_cannot_leave_the_output_folder(tmp_path, text,
 
 
 def test_names_that_become_file_names_are_refused_in_the_api(tmp_path, small_shop):
-    recipe = cl.audience.new_member_first_purchase(small_shop, joined_within="30D")
+    recipe = cl.recipes.new_member_first_purchase(small_shop, joined_within="30D")
     for prefix in ("../x", "/abs", "a/b", ".."):
         with pytest.raises(ValueError, match="plain name"):
             recipe.export(tmp_path, prefix=prefix)
@@ -178,7 +178,7 @@ def _days_with_and_without_new_members(shop) -> tuple[str, str]:
     joined = cl.engine.collect(shop.members.select("customer_id", "joined_at"))
     buyers = set(cl.engine.collect(shop.orders.select("customer_id"))["customer_id"])
     days = pd.date_range("2025-10-01", "2025-11-29", freq="D")
-    sizes = {d: cl.audience.new_member_first_purchase(shop, joined_within="1D", as_of=d).sizes().sum() for d in days[-25:]}
+    sizes = {d: cl.recipes.new_member_first_purchase(shop, joined_within="1D", as_of=d).sizes().sum() for d in days[-25:]}
     busy = next(d for d, n in sizes.items() if n > 0)
     quiet = next((d for d, n in sizes.items() if n == 0 and d > busy), None)
     assert quiet is not None and len(joined) and buyers, "the small shop needs a day without new members"
@@ -232,7 +232,7 @@ def test_cli_audience_into_a_fixed_folder_replaces_the_earlier_day(tmp_path, sho
 def test_exports_of_a_notebook_that_fails_are_withdrawn(tmp_path, shop_dir):
     _template(tmp_path / "templates", "export_then_fail",
               "import crm_lab as cl\nshop = cl.data.read_shop(data)\n"
-              "cl.audience.new_member_first_purchase(shop, joined_within='30D').export(report_dir, prefix='x')",
+              "cl.recipes.new_member_first_purchase(shop, joined_within='30D').export(report_dir, prefix='x')",
               "raise RuntimeError('after the export')")
     params = _params(tmp_path / "p.yaml", f"campaign: c\ndata: {shop_dir}\nnotebooks:\n  - notebook: export_then_fail\n")
     out = tmp_path / "reports"
@@ -373,7 +373,7 @@ def _kill_when(command: list[str], seen, limit: float = 120.0) -> None:
 def test_a_run_killed_at_any_point_and_run_again_publishes_a_complete_valid_set(tmp_path, shop_dir):
     templates = tmp_path / "templates"
     exporting = ("import crm_lab as cl\nshop = cl.data.read_shop(data)\n"
-                 "cl.audience.new_member_first_purchase(shop, joined_within='30D').export(report_dir, prefix='m')")
+                 "cl.recipes.new_member_first_purchase(shop, joined_within='30D').export(report_dir, prefix='m')")
     _template(templates, "one", exporting)
     _template(templates, "two", "import time\ntime.sleep(0.5)", exporting)
     params = _params(tmp_path / "k.yaml", f"campaign: k\ndata: {shop_dir}\nnotebooks:\n  - notebook: one\n  - notebook: two\n")

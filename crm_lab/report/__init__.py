@@ -6,6 +6,8 @@
 * :mod:`~crm_lab.report.runner` — :func:`run_params` / :func:`run_notebook`: papermill runs with a
   time limit, staged exports, atomic publishing.
 * :mod:`~crm_lab.report.page` — an executed notebook as a page without code or hidden markup.
+* :mod:`~crm_lab.report.verdicts` — the words on top: verdicts and KPI cards from an analysis' result.
+* :mod:`~crm_lab.report.labels` — the one registry of labels readers see for codes.
 * :mod:`~crm_lab.report.index` — ``index.html`` rebuilt from every manifest under a lock.
 
 Examples
@@ -18,6 +20,7 @@ from crm_lab.report.display import as_table, fmt_pct, fmt_yuan, header, kpi_card
 from crm_lab.report.index import write_index
 from crm_lab.report.params import NotebookRun, ParamsError, RunParams, check_parameters, load_params
 from crm_lab.report.runner import DEFAULT_TIMEOUT, ReportError, run_notebook, run_params
+from crm_lab.report.verdicts import overview_cards, overview_verdict, wave_plan_cards, wave_plan_verdict, window_text
 
 __all__ = [
     "ReportError",
@@ -38,4 +41,9 @@ __all__ = [
     "run_notebook",
     "run_params",
     "write_index",
+    "overview_verdict",
+    "overview_cards",
+    "wave_plan_verdict",
+    "wave_plan_cards",
+    "window_text",
 ]
