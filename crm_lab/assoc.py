@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse, special
 
+from crm_lab import engine
 from crm_lab.data import Shop, orders_of, products
 
 __all__ = ["Baskets", "baskets", "baskets_from_lists", "pair_table", "related_products", "rules", "plot_partners", "plot_pairs"]
@@ -110,8 +111,6 @@ def baskets(
         Orders paid in ``[start, end)``.
     """
     import narwhals as nw
-
-    from crm_lab import engine
 
     orders = orders_of(source)[0]
     item_col = {"product": "product_id", "sku": "sku_id", "category": "product_id"}[level]
@@ -466,9 +465,9 @@ def rules(source: Any, min_support: float = 0.01, min_confidence: float = 0.5, m
 
 def plot_partners(related: pd.DataFrame, ax: Any = None, label: str = "partner_name") -> Any:
     """Top partners of a product by lift, bars; returns the Axes."""
-    from crm_lab import plots
-
     import matplotlib.pyplot as plt
+
+    from crm_lab import plots
 
     col = label if label in related else "partner"
     data = related.assign(搭配商品=related[col].astype("str"), 提升度=related["lift"])

@@ -31,8 +31,15 @@ import narwhals as nw
 import numpy as np
 import pandas as pd
 
-from crm_lab import engine
-from crm_lab.data import Shop, atomic_write, net_amount, observation_end, window_length
+from crm_lab import clv, engine, rfm, summary
+from crm_lab.data import (
+    EVENTS,
+    Shop,
+    atomic_write,
+    net_amount,
+    observation_end,
+    window_length,
+)
 from crm_lab.files import atomic_text
 
 __all__ = [
@@ -317,8 +324,6 @@ class Audience:
     def event(self, kind: str = "live_view", within: Any = "30D", ref: Any = None) -> Audience:
         """Keep customers with this behaviour event (live_view, add_to_cart, product_view, follow) in the window."""
         self._check_window(within)
-        from crm_lab.data import EVENTS
-
         if kind not in EVENTS:
             raise ValueError(f"event kind {kind!r}: use one of {EVENTS}")
 
@@ -338,8 +343,6 @@ class Audience:
 
     def rfm_segment(self, segments: Any, method: str = "quantile") -> Audience:
         """Keep customers in these RFM segments (Chinese or English names), scored as of as_of."""
-        from crm_lab import rfm, summary
-
         wanted = set(_as_list(segments))
         valid = {n for pair in rfm.SEGMENTS.values() for n in pair}
         if not wanted <= valid:
@@ -353,8 +356,6 @@ class Audience:
 
     def clv_tier(self, tiers: Any, horizon_days: int = 90) -> Audience:
         """Keep customers whose predicted CLV tier (top / high / medium / low) is one of these."""
-        from crm_lab import clv, summary
-
         wanted = set(_as_list(tiers))
 
         def select(a: Audience) -> nw.LazyFrame:

@@ -11,7 +11,14 @@ True
 from __future__ import annotations
 
 from crm_lab.planning import GapResult, WavePlan, gap, wave_plan
-from crm_lab.response import influencer_genre, payment_reminder_response, responder_products, response, touch_features, window_label
+from crm_lab.response import (
+           influencer_genre,
+           payment_reminder_response,
+           responder_products,
+           response,
+           touch_features,
+           window_label,
+)
 
 __all__ = ["response", "window_label", "payment_reminder_response", "influencer_genre", "responder_products",
            "touch_features", "gap", "GapResult", "wave_plan", "WavePlan"]

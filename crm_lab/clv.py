@@ -21,15 +21,17 @@ Examples
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-import logging
-
+import narwhals as nw
 import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
+from crm_lab import engine, summary
+from crm_lab.data import observation_end, orders_of
 
 __all__ = ["BetaGeo", "GammaGamma", "CLVModel", "fit", "evaluate", "HoldoutReport", "check_rfm", "TIME_UNITS"]
 
@@ -624,11 +626,6 @@ def evaluate(source: Any, calibration_end: Any, holdout_end: Any, *, penalizer: 
     >>> bool(rep.summary().loc["customers", "value"] > 0)
     True
     """
-    import narwhals as nw
-
-    from crm_lab import engine, summary
-    from crm_lab.data import observation_end, orders_of
-
     orders, shop_as_of = orders_of(source)
     cal_end, hold_end = pd.Timestamp(calibration_end), pd.Timestamp(holdout_end)
     if hold_end <= cal_end:
@@ -666,11 +663,6 @@ def evaluate(source: Any, calibration_end: Any, holdout_end: Any, *, penalizer: 
 
 def _tracking(orders: Any, cal: pd.DataFrame, model: CLVModel, cal_end: pd.Timestamp, hold_end: pd.Timestamp) -> pd.DataFrame:
     """Weekly cumulative repeat purchase days of the calibration cohort: actual and expected."""
-    import narwhals as nw
-
-    from crm_lab import engine
-    from crm_lab.data import observation_end
-
     lf = engine.lazy(orders)
     days = engine.collect(
         lf.filter(nw.col("paid_at") < engine.timestamp(observation_end(hold_end), lf))

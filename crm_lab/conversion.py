@@ -31,8 +31,16 @@ import numpy as np
 import pandas as pd
 
 from crm_lab import engine
-from crm_lab.data import OWN_SALES, Shop, observation_end, orders_of, products, window_length
+from crm_lab.data import (
+    OWN_SALES,
+    Shop,
+    observation_end,
+    orders_of,
+    products,
+    window_length,
+)
 from crm_lab.summary import order_lines
+from crm_lab.uplift import wilson
 
 __all__ = ["first_orders", "at_first_payment", "conversion", "curve", "plot_curve", "samples", "influencer_repurchase", "member_first_purchase",
            "pooled_rate", "plot_repurchase", "plot_cohorts", "OWN_SALES"]
@@ -199,8 +207,6 @@ def curve(conv: pd.DataFrame, days: Sequence[float] = (1, 7, 14, 30, 60, 90), by
     >>> cl.conversion.curve(conv, days=(7, 30))[["days", "eligible", "converted"]].values.tolist()
     [[7, 3, 1], [30, 2, 1]]
     """
-    from crm_lab.uplift import wilson
-
     groups = conv.groupby(by, sort=True, dropna=False) if by else [(None, conv)]
     rows = []
     for key, part in groups:
@@ -364,8 +370,6 @@ def pooled_rate(table: pd.DataFrame, converted: str = "repurchased", eligible: s
     >>> float(r["rate"]), int(r["eligible"])
     (0.1, 40)
     """
-    from crm_lab.uplift import wilson
-
     n, k = int(table[eligible].sum()), int(table[converted].sum())
     lo, hi = wilson(np.array([k]), np.array([max(n, 1)]), level)
     rate = k / n if n else float("nan")

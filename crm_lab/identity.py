@@ -25,10 +25,13 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+import narwhals as nw
 import numpy as np
 import pandas as pd
 from scipy import sparse
 from scipy.sparse import csgraph
+
+from crm_lab import engine
 
 __all__ = ["IdentityMap", "unify", "apply", "KIND_PRIORITY"]
 
@@ -171,10 +174,6 @@ def apply(frame: Any, ids: IdentityMap, kind: str, column: str = "customer_id", 
     >>> apply(pd.DataFrame({"customer_id": ["o1", "zz"]}), m, kind="open_id")["customer_id"].str[:4].tolist()
     ['cid_', 'zz']
     """
-    import narwhals as nw
-
-    from crm_lab import engine
-
     lookup = ids.lookup(kind).rename(columns={"id": "_oneid_source", "customer_id": "_oneid_target"})
     lf = engine.lazy(frame)
     joined = lf.join(engine.like(frame, lookup), left_on=column, right_on="_oneid_source", how="left")

@@ -233,8 +233,39 @@ def test(
     -------
     UpliftResult
     """
-    from statsmodels.stats.multitest import multipletests
+    data, present = _checked(df, group, outcome, value, cost, segments, covariate, control, arms)
+    cuped = None
+    if covariate is not None:
+        data, cuped = _cuped(data, value, covariate)
+    counts = data[group].value_counts().reindex(present)
+    srm = _sample_ratio(counts, planned, present)
+    notes = []
+    if not srm["passed"]:
+        message = (f"SAMPLE RATIO MISMATCH: arms {srm['counts']} vs planned shares {srm['planned']} "
+                   f"(chi2 {srm['chi2']:.1f}, p = {srm['p_value']:.2g}). The split is broken; treat every result below as suspect.")
+        warnings.warn(message, stacklevel=2)
+        notes.append(message)
+    lo, hi = wilson(data.groupby(group)[outcome].sum().reindex(present), counts)
+    arms_table = pd.DataFrame({"customers": counts, "responders": data.groupby(group)[outcome].sum().reindex(present),
+                               "rate": data.groupby(group)[outcome].mean().reindex(present), "rate_low": lo, "rate_high": hi})
+    if value is not None:
+        arms_table["value_per_customer"] = data.groupby(group)[value].mean().reindex(present)
+    rng = np.random.default_rng(seed)
+    ctrl = data[data[group] == control]
+    rows = {arm: _compare(data[data[group] == arm], ctrl, outcome, value, cost, level, bootstrap, rng)
+            for arm in present if arm != control}
+    comparisons = pd.DataFrame(rows).T
+    seg_table = None
+    if segments is not None:
+        seg_table = _per_segment(data, group, segments, control, present, notes,
+                                 lambda t, c: _compare(t, c, outcome, value, cost, level, bootstrap, rng), correction)
+    interaction = _heterogeneity(seg_table) if seg_table is not None and len(seg_table) else None
+    return UpliftResult(arms_table, comparisons, seg_table, srm, level, notes, interaction, cuped)
 
+
+def _checked(df: pd.DataFrame, group: str, outcome: str, value: str | None, cost: str | None, segments: str | None,
+             covariate: str | None, control: str, arms: list[str] | None) -> tuple[pd.DataFrame, list[str]]:
+    """The test's rows with text arm labels and a 0/1 outcome, and the arms present; bad input is an error."""
     if covariate is not None and value is None:
         raise ValueError("covariate (CUPED) adjusts the value: give value= too")
     for col in (group, outcome, value, cost, segments, covariate):
@@ -260,61 +291,54 @@ def test(
             wrong = v.isna() | (v < 0)
             if wrong.any():
                 raise ValueError(f"{col}: {int(wrong.sum())} missing or negative value(s) (rows {', '.join(map(str, df.index[wrong][:5]))})")
-    data = df.assign(**{group: labels, outcome: y.astype(int)})
-    cuped = None
-    if covariate is not None:
-        x = pd.to_numeric(data[covariate], errors="coerce")
-        if x.isna().any():
-            raise ValueError(f"{covariate}: {int(x.isna().sum())} missing value(s)")
-        v = data[value].astype(float)
-        theta = float(np.cov(v, x)[0, 1] / x.var()) if x.var() > 0 else 0.0
-        adjusted = v - theta * (x - x.mean())
-        # CUPED values may be negative: that is the adjustment, not bad data.
-        cuped = {"covariate": covariate, "theta": theta,
-                 "variance_reduction": float(1 - adjusted.var() / v.var()) if v.var() > 0 else 0.0}
-        data = data.assign(**{value: adjusted})
-    counts = data[group].value_counts().reindex(present)
+    return df.assign(**{group: labels, outcome: y.astype(int)}), present
+
+
+def _cuped(data: pd.DataFrame, value: str, covariate: str) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """CUPED: the value less theta times the centred covariate (pooled theta), and what it achieved."""
+    x = pd.to_numeric(data[covariate], errors="coerce")
+    if x.isna().any():
+        raise ValueError(f"{covariate}: {int(x.isna().sum())} missing value(s)")
+    v = data[value].astype(float)
+    theta = float(np.cov(v, x)[0, 1] / x.var()) if x.var() > 0 else 0.0
+    adjusted = v - theta * (x - x.mean())
+    # CUPED values may be negative: that is the adjustment, not bad data.
+    cuped = {"covariate": covariate, "theta": theta,
+             "variance_reduction": float(1 - adjusted.var() / v.var()) if v.var() > 0 else 0.0}
+    return data.assign(**{value: adjusted}), cuped
+
+
+def _sample_ratio(counts: pd.Series, planned: dict[str, float] | None, present: list[str]) -> dict[str, Any]:
+    """Sample-ratio check: chi-square of the arms' sizes against the planned shares (fails below p = 0.001)."""
     shares = pd.Series(planned if planned is not None else {a: 1 / len(present) for a in present}, dtype=float)
     if set(shares.index) != set(present):
         raise ValueError(f"planned: shares for {sorted(shares.index)}, arms are {present}")
     expected = shares.reindex(present) / shares.sum() * counts.sum()
     chi2, srm_p = stats.chisquare(counts.to_numpy(), expected.to_numpy())
-    srm = {"chi2": float(chi2), "p_value": float(srm_p), "counts": counts.to_dict(), "planned": shares.to_dict(), "passed": bool(srm_p >= 0.001)}
-    notes = []
-    if not srm["passed"]:
-        message = (f"SAMPLE RATIO MISMATCH: arms {counts.to_dict()} vs planned shares {shares.to_dict()} "
-                   f"(chi2 {chi2:.1f}, p = {srm_p:.2g}). The split is broken; treat every result below as suspect.")
-        warnings.warn(message, stacklevel=2)
-        notes.append(message)
-    lo, hi = wilson(data.groupby(group)[outcome].sum().reindex(present), counts)
-    arms_table = pd.DataFrame({"customers": counts, "responders": data.groupby(group)[outcome].sum().reindex(present),
-                               "rate": data.groupby(group)[outcome].mean().reindex(present), "rate_low": lo, "rate_high": hi})
-    if value is not None:
-        arms_table["value_per_customer"] = data.groupby(group)[value].mean().reindex(present)
-    rng = np.random.default_rng(seed)
-    ctrl = data[data[group] == control]
-    rows = {arm: _compare(data[data[group] == arm], ctrl, outcome, value, cost, level, bootstrap, rng)
-            for arm in present if arm != control}
-    comparisons = pd.DataFrame(rows).T
-    seg_table = None
-    if segments is not None:
-        seg_rows = []
-        for seg, part in data.groupby(segments, observed=True):
-            c = part[part[group] == control]
-            for arm in present:
-                if arm == control:
-                    continue
-                t = part[part[group] == arm]
-                if len(t) == 0 or len(c) == 0:
-                    notes.append(f"segment {seg!r}: arm {arm} or control is empty; skipped")
-                    continue
-                seg_rows.append({"segment": seg, "arm": arm, **_compare(t, c, outcome, value, cost, level, bootstrap, rng)})
-        seg_table = pd.DataFrame(seg_rows)
-        if len(seg_table):
-            seg_table["p_value_adjusted"] = multipletests(seg_table["p_value"].fillna(1.0), method=correction)[1]
-            seg_table["correction"] = correction
-    interaction = _heterogeneity(seg_table) if seg_table is not None and len(seg_table) else None
-    return UpliftResult(arms_table, comparisons, seg_table, srm, level, notes, interaction, cuped)
+    return {"chi2": float(chi2), "p_value": float(srm_p), "counts": counts.to_dict(), "planned": shares.to_dict(), "passed": bool(srm_p >= 0.001)}
+
+
+def _per_segment(data: pd.DataFrame, group: str, segments: str, control: str, present: list[str], notes: list[str],
+                 compare: Any, correction: str) -> pd.DataFrame:
+    """Each treatment arm against control within each segment, p-values corrected for the number of tests."""
+    from statsmodels.stats.multitest import multipletests
+
+    seg_rows = []
+    for seg, part in data.groupby(segments, observed=True):
+        c = part[part[group] == control]
+        for arm in present:
+            if arm == control:
+                continue
+            t = part[part[group] == arm]
+            if len(t) == 0 or len(c) == 0:
+                notes.append(f"segment {seg!r}: arm {arm} or control is empty; skipped")
+                continue
+            seg_rows.append({"segment": seg, "arm": arm, **compare(t, c)})
+    seg_table = pd.DataFrame(seg_rows)
+    if len(seg_table):
+        seg_table["p_value_adjusted"] = multipletests(seg_table["p_value"].fillna(1.0), method=correction)[1]
+        seg_table["correction"] = correction
+    return seg_table
 
 
 def power(baseline_rate: float, relative_lift: float | None = None, customers_per_arm: float | None = None,

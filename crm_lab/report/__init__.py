@@ -16,11 +16,32 @@ Examples
 >>> cl.report.run_params("params/demo_overview.yaml")  # doctest: +SKIP
 """
 
-from crm_lab.report.display import as_table, fmt_pct, fmt_yuan, header, kpi_cards, note, table, verdict
+from crm_lab.report.display import (
+    as_table,
+    fmt_pct,
+    fmt_yuan,
+    header,
+    kpi_cards,
+    note,
+    table,
+    verdict,
+)
 from crm_lab.report.index import write_index
-from crm_lab.report.params import NotebookRun, ParamsError, RunParams, check_parameters, load_params
+from crm_lab.report.params import (
+    NotebookRun,
+    ParamsError,
+    RunParams,
+    check_parameters,
+    load_params,
+)
 from crm_lab.report.runner import DEFAULT_TIMEOUT, ReportError, run_notebook, run_params
-from crm_lab.report.verdicts import overview_cards, overview_verdict, wave_plan_cards, wave_plan_verdict, window_text
+from crm_lab.report.verdicts import (
+    overview_cards,
+    overview_verdict,
+    wave_plan_cards,
+    wave_plan_verdict,
+    window_text,
+)
 
 __all__ = [
     "ReportError",

@@ -42,7 +42,15 @@ import crm_lab
 from crm_lab.files import atomic_text, clean_stale, inside, replace_dir, temp_path
 from crm_lab.report.index import write_index
 from crm_lab.report.page import to_html
-from crm_lab.report.params import NotebookRun, ParamsError, RunParams, check_parameters, check_value, load_params, resolve_notebook
+from crm_lab.report.params import (
+    NotebookRun,
+    ParamsError,
+    RunParams,
+    check_parameters,
+    check_value,
+    load_params,
+    resolve_notebook,
+)
 
 __all__ = ["ReportError", "DEFAULT_TIMEOUT", "run_notebook", "run_params"]
 
