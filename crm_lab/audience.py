@@ -31,9 +31,8 @@ import narwhals as nw
 import numpy as np
 import pandas as pd
 
-from crm_lab import clv, engine, rfm, summary
+from crm_lab import engine, rules
 from crm_lab.data import (
-    EVENTS,
     Shop,
     atomic_write,
     net_amount,
@@ -60,25 +59,6 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'crm_lab.audience' has no attribute {name!r}")
 
 
-def _as_list(value: Any) -> list[str] | None:
-    if value is None:
-        return None
-    if isinstance(value, (str, int)):
-        return [str(value)]
-    return [str(v) for v in value]
-
-
-@dataclass(frozen=True)
-class _Rule:
-    include: bool
-    zh: str
-    en: str
-    select: Callable[[Audience], nw.LazyFrame]
-    # Optional: the same selection computed only over customers already kept (much less work
-    # for per-customer aggregates; the result is the same once intersected).
-    within_candidates: Callable[[Audience, nw.LazyFrame], nw.LazyFrame] | None = None
-
-
 @dataclass(frozen=True)
 class Audience:
     """Customers selected by rules on a shop, as of a moment.
@@ -95,7 +75,7 @@ class Audience:
     shop: Shop
     as_of: pd.Timestamp | None = None
     name: str = "audience"
-    rules: tuple[_Rule, ...] = field(default_factory=tuple)
+    rules: tuple[rules.Rule, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
         as_of = self.as_of if self.as_of is not None else self.shop.as_of
@@ -122,14 +102,16 @@ class Audience:
         >>> aud.size() <= 2
         True
         """
-        frozen = pd.Series(ids, dtype="str")  # later changes to the caller's list do not move the audience
-        return cls(shop, as_of, name)._add(True, zh, en, lambda a: _ids_where(a.shop, frozen))
+        return cls(shop, as_of, name)._with(rules.ids(ids, zh, en))
 
     # ---- building blocks ---------------------------------------------------------------------
 
-    def _add(self, include: bool, zh: str, en: str, select: Callable[[Audience], nw.LazyFrame],
-             within_candidates: Callable[[Audience, nw.LazyFrame], nw.LazyFrame] | None = None) -> Audience:
-        return replace(self, rules=(*self.rules, _Rule(include, zh, en, select, within_candidates)))
+    def _with(self, rule: rules.Rule) -> Audience:
+        return replace(self, rules=(*self.rules, rule))
+
+    def _add(self, include: bool, zh: str, en: str, select: Callable[[Audience], nw.LazyFrame]) -> Audience:
+        """A custom rule (a recipe's own selection), described in Chinese and English."""
+        return self._with(rules.Rule(include, zh, en, select))
 
     def _end(self) -> pd.Timestamp:
         return observation_end(self.as_of)
@@ -139,85 +121,12 @@ class Audience:
         return start
 
     def _table(self, name: str) -> nw.LazyFrame:
-        frame = getattr(self.shop, name)
-        if frame is None:
-            raise ValueError(f"this rule needs the shop's {name} table, which is missing")
-        return engine.lazy(frame)
+        return rules.table(self, name)
 
-    def _orders(self, product: Any = None, sku: Any = None, category: Any = None, within: Any = None,
-                influencer: Any = None, genre: Any = None, source: Any = None) -> nw.LazyFrame:
-        lf = self._table("orders")
-        lf = lf.filter(nw.col("paid_at") < engine.timestamp(self._end(), lf))
-        if within is not None:
-            lf = lf.filter(nw.col("paid_at") >= engine.timestamp(self._window_start(within), lf))
-        for value, col in ((product, "product_id"), (sku, "sku_id"), (genre, "traffic_genre"), (source, "traffic_source")):
-            values = _as_list(value)
-            if values is not None:
-                lf = lf.filter(nw.col(col).is_in(values))
-        infl = _as_list(influencer)
-        if infl is not None:
-            lf = lf.filter(nw.col("influencer_id").is_in(infl) | nw.col("influencer_name").is_in(infl))
-        cats = _as_list(category)
-        if cats is not None:
-            products = engine.collect(self._table("products").select("product_id", "category").unique())
-            members = products.loc[products["category"].isin(cats), "product_id"].unique().tolist()
-            if not members:
-                raise ValueError(f"no product in category {cats}; categories: {sorted(products['category'].dropna().unique())}")
-            lf = lf.filter(nw.col("product_id").is_in(members))
-        return lf
+    def _orders(self, **filters: Any) -> nw.LazyFrame:
+        return rules.orders_in(self, **filters)
 
-    def _check_known(self, column: str, values: Any) -> None:
-        """Unknown products or SKUs are errors, not silently empty rules.
-
-        Checked against the (small) products table when the shop has one; otherwise only the
-        requested values are looked up in the orders (a filtered scan, no catalogue listing).
-        """
-        wanted = _as_list(values)
-        if wanted is None:
-            return
-        source = self.shop.products if self.shop.products is not None else self.shop.orders
-        lf = engine.lazy(source)
-        found = set(engine.collect(lf.filter(nw.col(column).is_in(wanted)).select(column).unique())[column].astype(str))
-        unknown = [v for v in wanted if v not in found]
-        if unknown:
-            sample = engine.collect(lf.select(column).unique().head(5))[column].astype(str).tolist()
-            raise ValueError(f"{column}: unknown value(s) {unknown[:5]}; check the spelling (known e.g. {sample})")
-
-    def _check_window(self, within: Any) -> None:
-        if within is not None and window_length(within) <= pd.Timedelta(0):
-            raise ValueError(f"window {within!r} must be positive")
-
-    @staticmethod
-    def _what(product: Any, sku: Any, category: Any, influencer: Any, genre: Any, source: Any = None) -> tuple[str, str]:
-        # (values, Chinese before, Chinese after, English before) per filter, in the order described.
-        filters = [(product, "", "", "product "), (sku, "SKU ", "", "SKU "), (category, "品类 ", "", "category "),
-                   (influencer, "达人 ", " 带货", "via influencer "), (genre, "流量体裁 ", "", "traffic genre "),
-                   (source, "流量来源 ", "", "traffic source ")]
-        zh, en = [], []
-        for values, zh_before, zh_after, en_before in filters:
-            if values is not None:
-                names = ", ".join(_as_list(values))
-                zh.append(f"{zh_before}{names}{zh_after}")
-                en.append(f"{en_before}{names}")
-        return (" ".join(zh) or "任意商品"), (", ".join(en) or "anything")
-
-    # ---- order rules ---------------------------------------------------------------------
-
-    def _purchase(self, include: bool, product: Any, sku: Any, category: Any, within: Any, influencer: Any,
-                  genre: Any, source: Any) -> Audience:
-        self._check_known("product_id", product)
-        self._check_known("sku_id", sku)
-        self._check_window(within)
-        what_zh, what_en = self._what(product, sku, category, influencer, genre, source)
-        days = window_length(within).days if within is not None else None
-        if include:
-            zh = f"{days}天内购买过 {what_zh}" if days is not None else f"曾经购买过 {what_zh}"
-            en = f"bought {what_en} " + (f"within {days} days" if days is not None else "ever")
-        else:
-            zh = f"排除{days}天内购买过 {what_zh}" if days is not None else f"排除购买过 {what_zh}"
-            en = f"exclude those who bought {what_en}" + (f" within {days} days" if days is not None else " (ever)")
-        return self._add(include, zh, en,
-                         lambda a: a._orders(product, sku, category, within, influencer, genre, source).select("customer_id").unique())
+    # ---- order rules (see crm_lab.rules) -----------------------------------------------------
 
     def bought(self, product: Any = None, sku: Any = None, category: Any = None, within: Any = None,
                influencer: Any = None, genre: Any = None, source: Any = None) -> Audience:
@@ -226,55 +135,20 @@ class Audience:
         Filters combine: products / SKUs / categories, influencer ids or names (达人), traffic
         genre (live, short_video, product_card, other) and traffic source (流量来源, e.g. 精选联盟).
         """
-        return self._purchase(True, product, sku, category, within, influencer, genre, source)
+        return self._with(rules.purchase(self.shop, True, product, sku, category, within, influencer, genre, source))
 
     def not_bought(self, product: Any = None, sku: Any = None, category: Any = None, within: Any = None,
                    influencer: Any = None, genre: Any = None, source: Any = None) -> Audience:
         """Drop customers who bought (any of) these within the window (default: ever)."""
-        return self._purchase(False, product, sku, category, within, influencer, genre, source)
-
-    def _aggregate(self, measure: str, low: float | None, high: float | None, within: Any, zh: str, en: str) -> Audience:
-        self._check_window(within)
-        if low is not None and high is not None and low > high:
-            raise ValueError(f"{measure}: min {low} > max {high}")
-
-        def select(a: Audience, candidates: nw.LazyFrame | None = None) -> nw.LazyFrame:
-            lines = a._orders(within=within)
-            if candidates is not None:
-                lines = lines.join(candidates, on="customer_id", how="semi")
-            # Only the measure this rule needs: a distinct count or a sum over every customer costs.
-            if measure == "orders":
-                agg = nw.col("order_id").n_unique().alias(measure)
-            elif measure == "net_amount":
-                lines = lines.with_columns(net_amount=net_amount())
-                agg = nw.col("net_amount").sum()
-            elif measure == "paid_amount":
-                agg = nw.col("paid_amount").sum()
-            else:  # refunded lines
-                lines = lines.with_columns(refund_lines=(nw.col("refund_amount").fill_null(0.0) > 0).cast(nw.Int64()))
-                agg = nw.col("refund_lines").sum()
-            per = lines.group_by("customer_id").agg(agg)
-            expr = nw.lit(True)
-            if low is not None:
-                expr = expr & (nw.col(measure) >= low)
-            if high is not None:
-                expr = expr & (nw.col(measure) <= high)
-            return per.filter(expr).select("customer_id")
-
-        window_zh = f"{window_length(within).days}天内" if within is not None else "累计"
-        window_en = f" within {window_length(within).days} days" if within is not None else ""
-        bounds = [f">= {low:g}" if low is not None else "", f"<= {high:g}" if high is not None else ""]
-        text = " 且 ".join(b for b in bounds if b)
-        return self._add(True, f"{window_zh}{zh} {text}", f"{en}{window_en} {' and '.join(b for b in bounds if b)}", select,
-                         within_candidates=select)
+        return self._with(rules.purchase(self.shop, False, product, sku, category, within, influencer, genre, source))
 
     def orders_between(self, min: int | None = None, max: int | None = None, within: Any = None) -> Audience:  # noqa: A002
         """Keep customers whose number of orders lies in [min, max]."""
-        return self._aggregate("orders", min, max, within, "订单数", "orders")
+        return self._with(rules.aggregate("orders", min, max, within, "订单数", "orders"))
 
     def net_amount_between(self, min: float | None = None, max: float | None = None, within: Any = None) -> Audience:  # noqa: A002
         """Keep customers whose net (refund-adjusted) amount lies in [min, max]."""
-        return self._aggregate("net_amount", min, max, within, "有效金额", "net amount")
+        return self._with(rules.aggregate("net_amount", min, max, within, "有效金额", "net amount"))
 
     def min_net_amount(self, amount: float, within: Any = None) -> Audience:
         """Keep customers with at least this net amount."""
@@ -282,60 +156,25 @@ class Audience:
 
     def paid_amount_between(self, min: float | None = None, max: float | None = None, within: Any = None) -> Audience:  # noqa: A002
         """Keep customers whose paid amount (before refunds) lies in [min, max]."""
-        return self._aggregate("paid_amount", min, max, within, "实付金额", "paid amount")
+        return self._with(rules.aggregate("paid_amount", min, max, within, "实付金额", "paid amount"))
 
     def refunds_between(self, min: int | None = None, max: int | None = None, within: Any = None) -> Audience:  # noqa: A002
         """Keep customers whose number of refunded order lines lies in [min, max]."""
-        return self._aggregate("refund_lines", min, max, within, "退款次数", "refunded lines")
+        return self._with(rules.aggregate("refund_lines", min, max, within, "退款次数", "refunded lines"))
 
     # ---- member and behaviour rules ------------------------------------------------------
 
     def member(self, joined_within: Any = None, tier: Any = None, min_points: float | None = None) -> Audience:
         """Keep members (joined in the window, of these tiers, with at least these points)."""
-        self._check_window(joined_within)
-
-        def select(a: Audience) -> nw.LazyFrame:
-            lf = a._table("members")
-            lf = lf.filter(nw.col("joined_at") < engine.timestamp(a._end(), lf))
-            if joined_within is not None:
-                lf = lf.filter(nw.col("joined_at") >= engine.timestamp(a._window_start(joined_within), lf))
-            if tier is not None:
-                lf = lf.filter(nw.col("tier").is_in([int(t) for t in np.atleast_1d(tier)]))
-            if min_points is not None:
-                lf = lf.filter(nw.col("points") >= min_points)
-            return lf.select("customer_id").unique()
-
-        parts_zh = ["会员"] + ([f"{window_length(joined_within).days}天内入会"] if joined_within is not None else []) \
-            + ([f"等级 {tier}"] if tier is not None else []) + ([f"积分 >= {min_points:g}"] if min_points is not None else [])
-        parts_en = ["members"] + ([f"joined within {window_length(joined_within).days} days"] if joined_within is not None else []) \
-            + ([f"tier {tier}"] if tier is not None else []) + ([f"points >= {min_points:g}"] if min_points is not None else [])
-        return self._add(True, "，".join(parts_zh), ", ".join(parts_en), select)
+        return self._with(rules.member(joined_within, tier, min_points))
 
     def not_bought_since_joining(self) -> Audience:
         """Drop members who paid an order at or after joining (入会后未购买)."""
-
-        def select(a: Audience) -> nw.LazyFrame:
-            members = a._table("members").select("customer_id", "joined_at")
-            orders = a._orders().select("customer_id", "paid_at")
-            return orders.join(members, on="customer_id").filter(nw.col("paid_at") >= nw.col("joined_at")).select("customer_id").unique()
-
-        return self._add(False, "排除入会后已购买", "exclude members who bought since joining", select)
+        return self._with(rules.not_bought_since_joining())
 
     def event(self, kind: str = "live_view", within: Any = "30D", ref: Any = None) -> Audience:
         """Keep customers with this behaviour event (live_view, add_to_cart, product_view, follow) in the window."""
-        self._check_window(within)
-        if kind not in EVENTS:
-            raise ValueError(f"event kind {kind!r}: use one of {EVENTS}")
-
-        def select(a: Audience) -> nw.LazyFrame:
-            lf = a._table("events")
-            lf = engine.between(lf, "at", a._window_start(within), a._end()).filter(nw.col("event") == kind)
-            if ref is not None:
-                lf = lf.filter(nw.col("ref").is_in(_as_list(ref)))
-            return lf.select("customer_id").unique()
-
-        names = {"live_view": "观看直播", "add_to_cart": "加购", "product_view": "浏览商品", "follow": "关注店铺"}
-        return self._add(True, f"{window_length(within).days}天内{names[kind]}", f"{kind} within {window_length(within).days} days", select)
+        return self._with(rules.event(kind, within, ref))
 
     def cart_without_order(self, within: Any = "30D") -> Audience:
         """Keep customers who added to cart in the window and paid no order since."""
@@ -343,60 +182,29 @@ class Audience:
 
     def rfm_segment(self, segments: Any, method: str = "quantile") -> Audience:
         """Keep customers in these RFM segments (Chinese or English names), scored as of as_of."""
-        wanted = set(_as_list(segments))
-        valid = {n for pair in rfm.SEGMENTS.values() for n in pair}
-        if not wanted <= valid:
-            raise ValueError(f"unknown RFM segment(s) {sorted(wanted - valid)}; use {rfm.SEGMENT_ORDER}")
-
-        def select(a: Audience) -> nw.LazyFrame:
-            scored = rfm.score(summary.customer_summary(a.shop, as_of=a.as_of), method=method)
-            return _ids_where(a.shop, scored.index[scored["rfm_segment"].isin(wanted) | scored["rfm_segment_en"].isin(wanted)])
-
-        return self._add(True, f"RFM 分层属于 {', '.join(sorted(wanted))}", f"RFM segment in {sorted(wanted)}", select)
+        return self._with(rules.rfm_segment(segments, method))
 
     def clv_tier(self, tiers: Any, horizon_days: int = 90) -> Audience:
         """Keep customers whose predicted CLV tier (top / high / medium / low) is one of these."""
-        wanted = set(_as_list(tiers))
-
-        def select(a: Audience) -> nw.LazyFrame:
-            model = clv.fit(summary.customer_summary(a.shop, as_of=a.as_of))
-            tier = model.tiers(model.predict(horizon_days=horizon_days))
-            return _ids_where(a.shop, tier.index[tier.astype(str).isin(wanted)])
-
-        return self._add(True, f"预测价值层级属于 {', '.join(sorted(wanted))}", f"CLV tier in {sorted(wanted)}", select)
+        return self._with(rules.clv_tier(tiers, horizon_days))
 
     def exclude_touched(self, within: Any = "7D", campaign: Any = None) -> Audience:
         """Drop customers touched (treatment group) in the window, or by these campaigns (排重)."""
-        self._check_window(within)
-
-        def select(a: Audience) -> nw.LazyFrame:
-            lf = a._table("touches")
-            lf = engine.between(lf, "sent_at", a._window_start(within), a._end()).filter(nw.col("group") == "treatment")
-            if campaign is not None:
-                lf = lf.filter(nw.col("campaign_id").is_in(_as_list(campaign)))
-            return lf.select("customer_id").unique()
-
-        return self._add(False, f"排除{window_length(within).days}天内已触达", f"exclude customers touched within {window_length(within).days} days", select)
+        return self._with(rules.exclude_touched(within, campaign))
 
     # ---- set operations ------------------------------------------------------------------
 
     def minus(self, other: Audience) -> Audience:
         """Drop the customers of another audience."""
-        return self._add(False, f"排除人群「{other.name}」", f"exclude audience '{other.name}'", lambda a: other._frame())
+        return self._with(rules.other_audience(other, include=False))
 
     def intersect(self, other: Audience) -> Audience:
         """Keep only customers also in another audience."""
-        return self._add(True, f"同时属于人群「{other.name}」", f"also in audience '{other.name}'", lambda a: other._frame())
+        return self._with(rules.other_audience(other, include=True))
 
     def union(self, other: Audience) -> Audience:
         """Customers in this audience or the other (rules of both kept for the description)."""
-        mine = self
-
-        def select(a: Audience) -> nw.LazyFrame:
-            return nw.concat([mine._frame(), other._frame()]).unique()
-
-        base = Audience(self.shop, self.as_of, f"{self.name} ∪ {other.name}")
-        return base._add(True, f"人群「{self.name}」或「{other.name}」", f"audience '{self.name}' or '{other.name}'", select)
+        return Audience(self.shop, self.as_of, f"{self.name} ∪ {other.name}")._with(rules.union(self, other))
 
     # ---- results -------------------------------------------------------------------------
 
@@ -476,10 +284,10 @@ class Audience:
         lf = self._table("orders")
         lf = engine.between(lf, "paid_at", start, stop)
         if product is not None:
-            lf = lf.filter(nw.col("product_id").is_in(_as_list(product)))
+            lf = lf.filter(nw.col("product_id").is_in(rules.as_list(product)))
         net = net_amount()
         kept = engine.collect(
-            lf.join(_ids_where(self.shop, ids), on="customer_id", how="semi")
+            lf.join(rules._ids_where(self.shop, ids), on="customer_id", how="semi")
             .with_columns(net=net).group_by("customer_id", "order_id").agg(nw.col("net").sum())
             .filter(nw.col("net") > 0).group_by("customer_id").agg(nw.len().alias("orders"), nw.col("net").sum().alias("net_amount"))
         ).set_index("customer_id")
@@ -533,17 +341,7 @@ class Audience:
         (``Shop.source``: folder, extraction time, fingerprint of its files), the rules, the
         groups and ``run``.
         """
-        out = self.split_control(control_share, seed) if control_share else pd.DataFrame({"customer_id": self.customer_ids()})
-        if ids == "phone_hash":
-            members = engine.collect(self._table("members").select("customer_id", "phone_hash"))
-            out = out.merge(members, on="customer_id", how="left")
-            missing = int(out["phone_hash"].isna().sum())
-            out = out.drop(columns="customer_id").rename(columns={"phone_hash": "id"})
-        elif ids == "customer_id":
-            missing = 0
-            out = out.rename(columns={"customer_id": "id"})
-        else:
-            raise ValueError("ids must be 'customer_id' or 'phone_hash'")
+        out, missing = _export_rows(self, control_share, seed, ids)
         target = atomic_write(out, path)
         manifest = {
             "name": self.name, "as_of": str(self.as_of), "created_at": dt.datetime.now().isoformat(timespec="seconds"),
@@ -557,9 +355,17 @@ class Audience:
         return target
 
 
-def _ids_where(shop: Shop, ids: Any) -> nw.LazyFrame:
-    """Customer ids chosen in pandas, put where the shop's orders live (for joins there)."""
-    return engine.like(shop.orders, pd.DataFrame({"customer_id": pd.Series(ids, dtype="str")}))
+def _export_rows(aud: Audience, control_share: float | None, seed: int, ids: str) -> tuple[pd.DataFrame, int]:
+    """The rows an export writes (``id`` and, with a control share, ``group``) and how many lack the id."""
+    out = aud.split_control(control_share, seed) if control_share else pd.DataFrame({"customer_id": aud.customer_ids()})
+    if ids == "phone_hash":
+        members = engine.collect(aud._table("members").select("customer_id", "phone_hash"))
+        out = out.merge(members, on="customer_id", how="left")
+        missing = int(out["phone_hash"].isna().sum())
+        return out.drop(columns="customer_id").rename(columns={"phone_hash": "id"}), missing
+    if ids == "customer_id":
+        return out.rename(columns={"customer_id": "id"}), 0
+    raise ValueError("ids must be 'customer_id' or 'phone_hash'")
 
 
 def _assign(ids: pd.Series, share: float, seed: int) -> np.ndarray:

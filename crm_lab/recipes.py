@@ -33,10 +33,11 @@ import numpy as np
 import pandas as pd
 
 from crm_lab import assoc, engine, rfm, summary
-from crm_lab.audience import Audience, _as_list, _ids_where
+from crm_lab.audience import Audience
 from crm_lab.conversion import at_first_payment
 from crm_lab.data import Shop, net_amount, observation_end, products, window_length
 from crm_lab.files import file_token, inside
+from crm_lab.rules import _ids_where, as_list, orders_in
 
 __all__ = [
     "Recipe",
@@ -100,7 +101,7 @@ def new_product_launch(shop: Shop, new_product: str, related: Any = None, within
         related = partners["partner"].tolist()
         explanation = partners
     else:
-        related = _as_list(related)
+        related = as_list(related)
         explanation = pd.DataFrame({"product": new_product, "partner": related, "basis": "given"})
     if not related:
         raise ValueError(f"no related products for {new_product}: pass related=[...]")
@@ -136,11 +137,11 @@ def influencer_new_customers(shop: Shop, influencer_ids: Any, within: Any = "90D
     The explanation table lists what to offer them: the related products (:mod:`crm_lab.assoc`)
     of the ``top_products`` products they bought most.
     """
-    infl = _as_list(influencer_ids)
+    infl = as_list(influencer_ids)
     base = Audience(shop, as_of, "influencer_new_customers")
 
     def first_via(a: Audience) -> nw.LazyFrame:
-        orders = a._orders()
+        orders = orders_in(a)
         via = (at_first_payment(orders)
                .filter(nw.col("influencer_id").is_in(infl) | nw.col("influencer_name").is_in(infl))
                .filter(nw.col("paid_at") >= engine.timestamp(a._window_start(within), orders)))
