@@ -33,7 +33,7 @@ from scipy import optimize, special
 from crm_lab import engine, summary
 from crm_lab.data import observation_end, orders_of
 
-__all__ = ["BetaGeo", "GammaGamma", "CLVModel", "fit", "evaluate", "HoldoutReport", "check_rfm", "TIME_UNITS"]
+__all__ = ["BetaGeo", "GammaGamma", "NotFittedError", "CLVModel", "fit", "evaluate", "HoldoutReport", "check_rfm", "TIME_UNITS"]
 
 log = logging.getLogger(__name__)
 
@@ -186,11 +186,45 @@ def _summary_table(params: pd.Series, cov: np.ndarray, level: float = 0.95) -> p
     )
 
 
+class NotFittedError(ValueError, AttributeError):
+    """A model used before ``fit`` (as scikit-learn's, without importing scikit-learn)."""
+
+
+class _Fitter:
+    """What the CLV fitters share (lifetimes' small focused fitters, scikit-learn's conventions):
+    ``fit`` returns self, fitted attributes end in ``_``, :meth:`summary` is a table of estimates.
+
+    Subclasses set :attr:`names` and call :meth:`_store` at the end of ``fit``.
+    """
+
+    names: list[str] = []
+    label = ""
+
+    def _store(self, fitted: _Fit, weights: np.ndarray) -> None:
+        """The fitted attributes: estimates, covariance, standard errors, log-likelihood, convergence."""
+        self.params_ = pd.Series(fitted.params, index=self.names, name=self.label)
+        self.covariance_ = pd.DataFrame(fitted.cov, index=self.names, columns=self.names)
+        self.standard_errors_ = pd.Series(np.sqrt(np.clip(np.diag(fitted.cov), 0, None)), index=self.names)
+        self.log_likelihood_ = fitted.loglik + self.penalizer * np.sum(fitted.params**2) * weights.sum()
+        self.converged_, self.iterations_, self.n_customers_ = fitted.converged, fitted.iterations, int(weights.sum())
+        self.message_ = fitted.message
+
+    def check_is_fitted(self) -> None:
+        """Raise :class:`NotFittedError` (a ValueError, as scikit-learn's ``check_is_fitted``) unless ``fit`` has run."""
+        if not hasattr(self, "params_"):
+            raise NotFittedError(f"This {type(self).__name__} is not fitted yet: call fit() first")
+
+    def summary(self, level: float = 0.95) -> pd.DataFrame:
+        """Estimates with standard errors and confidence intervals (log-scale Wald)."""
+        self.check_is_fitted()
+        return _summary_table(self.params_, self.covariance_.to_numpy(), level)
+
+
 # --------------------------------------------------------------------------------------------
 # BG/NBD
 
 
-class BetaGeo:
+class BetaGeo(_Fitter):
     """BG/NBD model of repeat purchases (Fader, Hardie and Lee 2005).
 
     Purchases follow a Poisson process with rate λ ~ Gamma(r, α); after each repeat purchase a
@@ -224,6 +258,7 @@ class BetaGeo:
     """
 
     names = ["r", "alpha", "a", "b"]
+    label = "BG/NBD"
 
     def __init__(self, penalizer: float = 0.0, time_unit: str = "days"):
         if time_unit not in TIME_UNITS:
@@ -272,23 +307,11 @@ class BetaGeo:
         (x, tx, t), weights, _ = _collapse(x, tx, t)
         rate = (weights * x).sum() / (weights * t).sum()
         theta0 = np.log([1.0, 1.0 / max(rate, 1e-9), 1.0, 1.0])
-        fitted = _maximise(self._objective(x, tx, t, weights), theta0, weights.sum(), self.names)
-        self.params_ = pd.Series(fitted.params, index=self.names, name="BG/NBD")
-        self.covariance_ = pd.DataFrame(fitted.cov, index=self.names, columns=self.names)
-        self.standard_errors_ = pd.Series(np.sqrt(np.clip(np.diag(fitted.cov), 0, None)), index=self.names)
-        penalty = self.penalizer * np.sum(fitted.params**2) * weights.sum()
-        self.log_likelihood_ = fitted.loglik + penalty
-        self.converged_, self.iterations_, self.n_customers_ = fitted.converged, fitted.iterations, int(weights.sum())
-        self.message_ = fitted.message
+        self._store(_maximise(self._objective(x, tx, t, weights), theta0, weights.sum(), self.names), weights)
         return self
 
-    def summary(self, level: float = 0.95) -> pd.DataFrame:
-        """Estimates with standard errors and confidence intervals (log-scale Wald)."""
-        return _summary_table(self.params_, self.covariance_.to_numpy(), level)
-
     def _p(self) -> tuple[float, float, float, float]:
-        if not hasattr(self, "params_"):
-            raise RuntimeError("fit the model first")
+        self.check_is_fitted()
         r, alpha, a, b = (float(v) for v in self.params_[self.names])
         return r, alpha, a, b
 
@@ -321,7 +344,7 @@ class BetaGeo:
 # Gamma-Gamma
 
 
-class GammaGamma:
+class GammaGamma(_Fitter):
     """Gamma-Gamma model of order value (Fader, Hardie and Lee 2005, "RFM and CLV").
 
     A customer's order values are Gamma(p, ν) with ν ~ Gamma(q, γ); fitted on customers with at
@@ -339,6 +362,7 @@ class GammaGamma:
     """
 
     names = ["p", "q", "gamma"]
+    label = "Gamma-Gamma"
 
     def __init__(self, penalizer: float = 0.0):
         self.penalizer = float(penalizer)
@@ -373,22 +397,12 @@ class GammaGamma:
         # Mean order values are continuous: nothing to collapse.
         x, m = x[keep], m[keep]
         weights = np.ones_like(x)
-        fitted = _maximise(self._objective(x, m, weights), np.log([1.0, 2.0, np.mean(m)]), weights.sum(), self.names)
-        self.params_ = pd.Series(fitted.params, index=self.names, name="Gamma-Gamma")
-        self.covariance_ = pd.DataFrame(fitted.cov, index=self.names, columns=self.names)
-        self.standard_errors_ = pd.Series(np.sqrt(np.clip(np.diag(fitted.cov), 0, None)), index=self.names)
-        self.log_likelihood_ = fitted.loglik + self.penalizer * np.sum(fitted.params**2) * weights.sum()
-        self.converged_, self.iterations_, self.n_customers_ = fitted.converged, fitted.iterations, int(weights.sum())
+        self._store(_maximise(self._objective(x, m, weights), np.log([1.0, 2.0, np.mean(m)]), weights.sum(), self.names), weights)
         return self
-
-    def summary(self, level: float = 0.95) -> pd.DataFrame:
-        """Estimates with standard errors and confidence intervals (log-scale Wald)."""
-        return _summary_table(self.params_, self.covariance_.to_numpy(), level)
 
     def expected_order_value(self, frequency: Any, monetary_value: Any) -> np.ndarray:
         """E[order value | frequency, mean repeat order value]: shrunk towards the population mean."""
-        if not hasattr(self, "params_"):
-            raise RuntimeError("fit the model first")
+        self.check_is_fitted()
         p, q, g = (float(v) for v in self.params_[self.names])
         if q <= 1:
             raise ValueError(f"Gamma-Gamma q = {q:.3f} <= 1: the population mean order value is undefined")
