@@ -42,7 +42,7 @@ test: env browser
 	$(PY) -m pytest
 
 test-fast: env
-	$(PY) -m pytest -m "not spark and not slow and not browser"
+	$(PY) -m pytest -m "not spark and not slow and not browser" -n 2
 
 lab: env
 	$(VENV)/bin/jupyter lab notebooks/

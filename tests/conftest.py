@@ -1,4 +1,7 @@
-"""Shared fixtures: a small sample shop and, for tests marked `spark`, one local Spark session."""
+"""Shared fixtures: the sample shops (each simulated once per session) and, for tests marked `spark`, one local Spark session.
+
+The shops are read-only for tests: a test that needs to change one copies its tables first.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +16,18 @@ import crm_lab as cl
 @pytest.fixture(scope="session")
 def small_shop():
     return cl.datasets.make_shop(n_customers=1_500, seed=11)
+
+
+@pytest.fixture(scope="session")
+def sample_shop():
+    """The 20k-customer sample shop (seed 3), simulated once for every module that needs its size."""
+    return cl.datasets.make_shop(20_000, seed=3)
+
+
+@pytest.fixture(scope="session")
+def shop_4k():
+    """A 4k-customer shop (seed 17) for the audience and conversion tests."""
+    return cl.datasets.make_shop(4_000, seed=17)
 
 
 @pytest.fixture(scope="session")

@@ -14,8 +14,8 @@ from crm_lab.audience import Audience
 
 
 @pytest.fixture(scope="module")
-def shop():
-    return cl.datasets.make_shop(4_000, seed=17)
+def shop(shop_4k):
+    return shop_4k
 
 
 def _window(orders, as_of, days):

@@ -9,8 +9,8 @@ import crm_lab as cl
 
 
 @pytest.fixture(scope="module")
-def shop():
-    return cl.datasets.make_shop(20_000, seed=3)
+def shop(sample_shop):
+    return sample_shop
 
 
 def _actual_returning(shop, start, end):

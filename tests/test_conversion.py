@@ -10,8 +10,8 @@ import crm_lab as cl
 
 
 @pytest.fixture(scope="module")
-def shop():
-    return cl.datasets.make_shop(4_000, seed=17)
+def shop(shop_4k):
+    return shop_4k
 
 
 def test_sample_conversion_matches_the_planted_converters(shop):

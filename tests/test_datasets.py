@@ -10,8 +10,8 @@ import crm_lab as cl
 
 
 @pytest.fixture(scope="module")
-def shop20k():
-    return cl.datasets.make_shop(n_customers=20_000, seed=3)
+def shop20k(sample_shop):
+    return sample_shop
 
 
 def test_same_seed_same_shop_other_seed_other_shop():

@@ -33,6 +33,7 @@ def overview_run(tmp_path_factory, shop_dir):
     return out, records
 
 
+@pytest.mark.slow
 def test_overview_report_is_published_without_code(overview_run, shop_dir):
     out, records = overview_run
     assert [r["status"] for r in records] == ["ok"]
@@ -51,6 +52,7 @@ def test_overview_report_is_published_without_code(overview_run, shop_dir):
     assert (out / "test_overview" / "shop_overview.ipynb").exists()
 
 
+@pytest.mark.slow
 def test_index_and_manifest(overview_run):
     out, _ = overview_run
     index = (out / "index.html").read_text(encoding="utf-8")
@@ -149,6 +151,7 @@ def test_cli_simulate_writes_parquet(tmp_path):
     assert shop.as_of == cl.datasets.make_shop(300, seed=3).as_of
 
 
+@pytest.mark.slow
 def test_audience_notebook_exports_ids_only_beside_the_report(tmp_path, shop_dir):
     params = tmp_path / "aud.yaml"
     params.write_text(
@@ -223,6 +226,7 @@ def _expected_values(notebook: str, shop) -> list[str]:
     return []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("notebook", list(SUITE))
 def test_every_template_runs_and_shows_crm_lab_numbers_without_code(suite, notebook):
     folder, shop = suite
@@ -237,6 +241,7 @@ def test_every_template_runs_and_shows_crm_lab_numbers_without_code(suite, noteb
     assert (folder / f"{notebook}.ipynb").exists()
 
 
+@pytest.mark.slow
 def test_scenario_audiences_are_exported_beside_their_reports(suite):
     folder, _shop = suite
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
@@ -250,6 +255,7 @@ def test_scenario_audiences_are_exported_beside_their_reports(suite):
             assert list(exported.columns) == ["id", "group"] and not PHONE.search(f.read_text(encoding="utf-8"))
 
 
+@pytest.mark.slow
 def test_templates_pass_nbval_lax(tmp_path, small_shop):
     """`pytest --nbval-lax` on copies of the templates, their default parameters pointing at a small shop."""
     import shutil

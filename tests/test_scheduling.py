@@ -194,6 +194,7 @@ def daily_days(small_shop):
         return _days_with_and_without_new_members(small_shop)
 
 
+@pytest.mark.slow
 def test_a_day_without_new_members_leaves_no_earlier_list_where_the_sms_job_reads(tmp_path, shop_dir, daily_days):
     busy, quiet = daily_days
     out = tmp_path / "reports"

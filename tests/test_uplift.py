@@ -37,6 +37,7 @@ def test_hillstrom_published_figures(hillstrom):
     assert abs(boot / welch - 1) < 0.25 and mens["value_p_value"] < 1e-6
 
 
+@pytest.mark.slow
 def test_relative_lift_interval_covers_the_truth_93_to_97_percent():
     rng = np.random.default_rng(42)
     p0, lift, n, sims = 0.08, 0.25, 3_000, 800
@@ -50,8 +51,8 @@ def test_relative_lift_interval_covers_the_truth_93_to_97_percent():
 
 
 @pytest.mark.parametrize("campaign_id", ["618_2025_sms", "d11_2025_wave1"])
-def test_true_uplift_per_segment_lies_in_the_intervals(campaign_id):
-    shop = cl.datasets.make_shop(20_000, seed=3)
+def test_true_uplift_per_segment_lies_in_the_intervals(campaign_id, sample_shop):
+    shop = sample_shop
     r = cl.campaign.response(shop, campaign_id)
     segments = shop.truth["touch_segments"].query("campaign_id == @campaign_id").set_index("customer_id")["segment"]
     r["segment"] = r["customer_id"].map(segments)
@@ -142,8 +143,8 @@ def test_cuped_reduces_variance_and_keeps_the_estimate():
         uplift.test(df, covariate="pre")
 
 
-def test_interaction_detected_on_the_shop():
-    shop = cl.datasets.make_shop(20_000, seed=3)
+def test_interaction_detected_on_the_shop(sample_shop):
+    shop = sample_shop
     r = cl.campaign.response(shop, "d11_2025_wave1")
     r["segment"] = r["customer_id"].map(shop.truth["touch_segments"].query("campaign_id == 'd11_2025_wave1'").set_index("customer_id")["segment"])
     res = uplift.test(r, outcome="responded_7d", segments="segment", planned={"control": 0.2, "treatment": 0.8}, bootstrap=0)
@@ -201,9 +202,9 @@ def test_metrics_equal_scikit_uplift():
 
 
 @sklift_warnings
-def test_two_model_learner_beats_random_targeting_on_the_shop():
+def test_two_model_learner_beats_random_targeting_on_the_shop(sample_shop):
     metrics = pytest.importorskip("sklift.metrics")
-    shop = cl.datasets.make_shop(20_000, seed=3)
+    shop = sample_shop
     r = cl.campaign.response(shop, "d11_2025_wave1")
     X = cl.campaign.touch_features(shop, r)
     t = (r["group"] == "treatment").astype(int).to_numpy()
