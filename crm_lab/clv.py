@@ -678,19 +678,21 @@ def evaluate(source: Any, calibration_end: Any, holdout_end: Any, *, penalizer: 
 def _tracking(orders: Any, cal: pd.DataFrame, model: CLVModel, cal_end: pd.Timestamp, hold_end: pd.Timestamp) -> pd.DataFrame:
     """Weekly cumulative repeat purchase days of the calibration cohort: actual and expected."""
     lf = engine.lazy(orders)
-    days = engine.collect(
+    first = cal["first_order_at"].dt.normalize()
+    cohort = engine.like(orders, pd.DataFrame({"customer_id": cal.index.astype("str"), "first_day": first.to_numpy()}))
+    # Repeat purchase days of the cohort, counted per calendar day where the orders live.
+    per_day = engine.collect(
         lf.filter(nw.col("paid_at") < engine.timestamp(observation_end(hold_end), lf))
         .with_columns(day=nw.col("paid_at").dt.truncate("1d"))
-        .select("customer_id", "day")
-        .unique()
-    )
-    first = cal["first_order_at"].dt.normalize() if "first_order_at" in cal else None
-    days = days[days["customer_id"].isin(cal.index)]
-    firsts = first.reindex(days["customer_id"]).to_numpy()
-    repeat_days = days.loc[days["day"].to_numpy() > firsts, "day"]
+        .select("customer_id", "day").unique()
+        .join(cohort, on="customer_id")
+        .filter(nw.col("day") > nw.col("first_day"))
+        .group_by("day").agg(nw.len().alias("repeat_days"))
+    ).sort_values("day")
     start = cal["first_order_at"].min().normalize()
     weeks = pd.date_range(start + pd.Timedelta(days=7), hold_end.normalize() + pd.Timedelta(days=7), freq="7D")
-    actual = np.searchsorted(np.sort(repeat_days.to_numpy()), weeks.to_numpy(), side="left")
+    before = np.searchsorted(per_day["day"].to_numpy(dtype="datetime64[us]"), weeks.to_numpy(dtype="datetime64[us]"), side="left")
+    actual = np.r_[0, np.cumsum(per_day["repeat_days"].to_numpy())][before]
     births = first.value_counts()
     ages = (weeks.to_numpy()[:, None] - births.index.to_numpy()[None, :]) / np.timedelta64(1, "D")
     unit_ages = np.clip(ages, 0, None) / TIME_UNITS[model.time_unit]

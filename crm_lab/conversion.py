@@ -342,8 +342,9 @@ def member_first_purchase(shop: Shop, freq: str = "1mo", days: Sequence[float] =
     if shop.members is None:
         raise ValueError("member_first_purchase: the shop has no members table. Fix: read members with crm_lab.data.read_table.")
     end = observation_end(as_of if as_of is not None else shop.as_of)
-    members = engine.collect(engine.lazy(shop.members).select("customer_id", "joined_at"))
-    members = members[members["joined_at"] < end].drop_duplicates("customer_id")
+    lf = engine.lazy(shop.members)
+    members = engine.collect(lf.filter(nw.col("joined_at") < engine.timestamp(end, lf)).select("customer_id", "joined_at"))
+    members = members.drop_duplicates("customer_id")
     first = first_orders(shop, as_of=as_of).set_index("customer_id")["start_at"]
     before = members["customer_id"].map(first) < members["joined_at"]
     members["cohort"] = members["joined_at"].dt.to_period(_pandas_freq(freq)).dt.start_time

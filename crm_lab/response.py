@@ -6,7 +6,7 @@ lives, and returns one row per touched customer (treatment and control alike: a 
 
 Attribution, stated: an order counts for a touch when it is paid in ``(sent_at, sent_at + window]``;
 amounts are net of refunds. A customer touched by several campaigns has each campaign count the
-orders in its own windows (overlaps are reported in ``attrs["overlapping_touches"]``), unless
+orders in its own windows (overlaps are counted per touch in ``other_touches``), unless
 ``exclusive=True``, where an order counts only for the latest touch of any campaign before it.
 
 Examples
@@ -42,7 +42,9 @@ def response(shop: Shop, campaign_id: str, windows: tuple[str, ...] = ("24h", "7
     Returns
     -------
     pandas.DataFrame, one row per touch: ``customer_id, group, sent_at, cost``, segment-free, and
-    for each window ``responded_<w>`` (0/1), ``orders_<w>``, ``net_<w>``.
+    for each window ``responded_<w>`` (0/1), ``orders_<w>``, ``net_<w>``; ``other_touches``, the
+    customer's touches by other campaigns within the longest window before or after this one
+    (their orders may count for both).
 
     Raises
     ------
@@ -68,7 +70,9 @@ def response(shop: Shop, campaign_id: str, windows: tuple[str, ...] = ("24h", "7
     )
     hits = engine.collect(joined.select("touch_id", "customer_id", "order_id", "paid_at", "net"))
     if exclusive:
-        all_touches = engine.collect(touches_lf.filter(nw.col("group") == "treatment").select("customer_id", "sent_at", "campaign_id"))
+        touched = engine.like(shop.touches, touches[["customer_id"]].drop_duplicates())
+        all_touches = engine.collect(touches_lf.filter(nw.col("group") == "treatment").join(touched, on="customer_id", how="semi")
+                                     .select("customer_id", "sent_at", "campaign_id"))
         latest = pd.merge_asof(hits.sort_values("paid_at"), all_touches.sort_values("sent_at").rename(columns={"sent_at": "latest_sent"}),
                                left_on="paid_at", right_on="latest_sent", by="customer_id", direction="backward", allow_exact_matches=False)
         hits = hits[(latest["campaign_id"].isna() | (latest["campaign_id"] == campaign_id)).to_numpy()]
@@ -81,12 +85,22 @@ def response(shop: Shop, campaign_id: str, windows: tuple[str, ...] = ("24h", "7
         out[f"orders_{label}"] = out["touch_id"].map(per["orders"]).fillna(0).astype("int64")
         out[f"net_{label}"] = out["touch_id"].map(per["net"]).fillna(0.0)
         out[f"responded_{label}"] = (out[f"orders_{label}"] > 0).astype("int64")
-    other = engine.collect(touches_lf.filter(nw.col("campaign_id") != campaign_id).select("customer_id", "sent_at"))
-    near = other.merge(touches[["customer_id", "sent_at"]], on="customer_id", suffixes=("_other", ""))
-    overlapping = int(((near["sent_at_other"] - near["sent_at"]).abs() <= longest).sum())
-    out.attrs.update({"campaign_id": campaign_id, "windows": list(windows), "overlapping_touches": overlapping,
-                      "attribution": "latest touch only" if exclusive else "every touch counts the orders in its own window"})
+    out["other_touches"] = out["touch_id"].map(_other_touches(shop, touches, campaign_id, longest)).fillna(0).astype("int64")
     return out.sort_values("customer_id", ignore_index=True)
+
+
+def _other_touches(shop: Shop, touches: pd.DataFrame, campaign_id: str, longest: pd.Timedelta) -> pd.Series:
+    """Per touch, the other campaigns' touches of the same customer within the longest window either side."""
+    lf = engine.lazy(shop.touches)
+    mine = engine.like(shop.touches, touches[["touch_id", "customer_id", "sent_at"]].rename(columns={"sent_at": "mine_at"}))
+    span = longest.to_pytimedelta()
+    near = engine.collect(
+        lf.filter(nw.col("campaign_id") != campaign_id).select("customer_id", nw.col("sent_at").alias("other_at"))
+        .join(mine, on="customer_id")
+        .filter((nw.col("other_at") >= nw.col("mine_at") - span) & (nw.col("other_at") <= nw.col("mine_at") + span))
+        .group_by("touch_id").agg(nw.len().alias("other_touches"))
+    )
+    return near.set_index("touch_id")["other_touches"]
 
 
 def payment_reminder_response(shop: Shop, campaign_id: str, windows: tuple[str, ...] = ("24h",),
@@ -108,9 +122,12 @@ def payment_reminder_response(shop: Shop, campaign_id: str, windows: tuple[str, 
     touches = engine.collect(engine.lazy(shop.touches).filter(nw.col("campaign_id") == campaign_id))
     if touches.empty:
         raise ValueError(f"no touches for campaign {campaign_id!r}")
-    unpaid = engine.collect(engine.lazy(shop.unpaid_orders).select("order_id", "customer_id", "created_at"))
-    pending = unpaid.merge(touches[["touch_id", "customer_id", "sent_at"]], on="customer_id")
-    pending = pending[(pending["created_at"] <= pending["sent_at"]) & (pending["created_at"] > pending["sent_at"] - window_length(created_within))]
+    sent = engine.like(shop.unpaid_orders, touches[["touch_id", "customer_id", "sent_at"]])
+    pending = engine.collect(
+        engine.lazy(shop.unpaid_orders).select("order_id", "customer_id", "created_at").join(sent, on="customer_id")
+        .filter((nw.col("created_at") <= nw.col("sent_at"))
+                & (nw.col("created_at") > nw.col("sent_at") - window_length(created_within).to_pytimedelta()))
+    )
     orders = engine.lazy(shop.orders)
     ids = engine.like(shop.orders, pending[["order_id"]].drop_duplicates())
     paid = engine.collect(orders.join(ids, on="order_id").select("order_id", "paid_at", "paid_amount"))
@@ -158,7 +175,6 @@ def responder_products(shop: Shop, responses: pd.DataFrame, window: str = "7D", 
     ``responses`` is :func:`response`'s output. The ``share`` columns are buyers over the arm's
     customers, so the arms compare despite their sizes.
     """
-    label = window_label(window)
     orders = engine.lazy(shop.orders)
     sent = engine.like(shop.orders, responses[["customer_id", "group", "sent_at"]])
     lines = engine.collect(
@@ -173,9 +189,7 @@ def responder_products(shop: Shop, responses: pd.DataFrame, window: str = "7D", 
         if f"buyers_{arm}" in per:
             per[f"share_{arm}"] = per[f"buyers_{arm}"] / sizes[arm]
     key = "buyers_treatment" if "buyers_treatment" in per else per.columns[0]
-    out = per.sort_values(key, ascending=False).head(top).reset_index()
-    out.attrs["window"] = label
-    return out
+    return per.sort_values(key, ascending=False).head(top).reset_index()
 
 
 def touch_features(shop: Shop, responses: pd.DataFrame, lookback: str = "30D") -> pd.DataFrame:
