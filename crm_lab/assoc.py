@@ -260,7 +260,7 @@ def pair_table(
     pandas.DataFrame, one row per unordered pair (``item_a < item_b`` in the item order),
     strongest first by ``lift_shrunk`` (ties in item order): ``item_a, item_b, count, count_a,
     count_b, support, confidence_ab`` (P(b | a)), ``confidence_ba``, ``lift, lift_shrunk,
-    p_value``. ``attrs["n_baskets"]`` holds the basket count.
+    p_value`` (the basket count is :attr:`Baskets.n_baskets`).
 
     Notes
     -----
@@ -281,7 +281,6 @@ def pair_table(
     empty = pd.DataFrame({c: pd.Series(dtype="float64") for c in PAIR_COLUMNS})
     if b.n_baskets == 0 or len(b.items) < 2:
         warnings.warn(f"pair_table: {b.n_baskets} basket(s) over {len(b.items)} item(s): no pairs to count", stacklevel=2)
-        empty.attrs["n_baskets"] = b.n_baskets
         return empty
     n = b.n_baskets
     counts = np.bincount(b.matrix.tocsr().indices, minlength=len(b.items)).astype(np.int64)
@@ -319,7 +318,6 @@ def pair_table(
                "support": count / n, "confidence_ab": count / count_a, "confidence_ba": count / count_b,
                "lift": lift, "lift_shrunk": shrunk, "p_value": p_value}
     table = pd.DataFrame(columns, copy=False)
-    table.attrs["n_baskets"] = n
     return table
 
 

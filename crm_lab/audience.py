@@ -43,6 +43,7 @@ from crm_lab.files import atomic_text
 
 __all__ = [
     "Audience",
+    "Outcome",
 ]
 
 #: Recipes and their helpers live in :mod:`crm_lab.recipes`; these names stay reachable here
@@ -242,7 +243,7 @@ class Audience:
         """Number of customers."""
         return int(engine.collect(self._frame().select(nw.len().alias("n")))["n"].iloc[0])
 
-    def outcome(self, horizon: Any = "30D", product: Any = None) -> pd.DataFrame:
+    def outcome(self, horizon: Any = "30D", product: Any = None) -> Outcome:
         """What the audience did after its ``as_of``: per customer, kept orders and net amount within ``horizon``.
 
         Built for backtests: select an audience as of a past day, untouched, and read how many
@@ -257,8 +258,8 @@ class Audience:
 
         Returns
         -------
-        pandas.DataFrame: ``customer_id, bought`` (0/1), ``orders, net_amount``; ``attrs["rate"]``
-        holds the share who bought.
+        Outcome: per customer ``customer_id, bought`` (0/1), ``orders, net_amount`` (:meth:`Outcome.to_frame`),
+        the window, and the share who bought (:attr:`Outcome.rate`).
 
         Raises
         ------
@@ -271,7 +272,7 @@ class Audience:
         >>> shop = cl.datasets.make_shop(2_000, seed=1)
         >>> past = cl.audience.Audience(shop, as_of="2025-09-30").event("live_view", within="30D").not_bought(within="30D")
         >>> out = past.outcome("30D")
-        >>> 0 <= out.attrs["rate"] <= 1
+        >>> 0 <= out.rate <= 1
         True
         """
         start = self._end()
@@ -295,8 +296,7 @@ class Audience:
         out["orders"] = out["customer_id"].map(kept["orders"]).fillna(0).astype("int64")
         out["net_amount"] = out["customer_id"].map(kept["net_amount"]).fillna(0.0)
         out.insert(1, "bought", (out["orders"] > 0).astype("int64"))
-        out.attrs.update(rate=float(out["bought"].mean()) if len(out) else float("nan"), horizon=str(horizon), start=start)
-        return out
+        return Outcome(out, start, stop)
 
     def describe(self) -> pd.DataFrame:
         """The rules in order, in Chinese and English."""
@@ -353,6 +353,47 @@ class Audience:
         }
         atomic_text(f"{target}.manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1, default=str))
         return target
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an audience bought, untouched, after its ``as_of`` (:meth:`Audience.outcome`).
+
+    Attributes
+    ----------
+    customers : pandas.DataFrame
+        Per customer: ``customer_id, bought`` (0/1), ``orders`` (kept), ``net_amount``.
+    start, end : pandas.Timestamp
+        The window: orders paid in ``[start, end)`` count.
+    """
+
+    customers: pd.DataFrame
+    start: pd.Timestamp
+    end: pd.Timestamp
+
+    @property
+    def buyers(self) -> int:
+        """Customers who bought in the window."""
+        return int(self.customers["bought"].sum())
+
+    @property
+    def rate(self) -> float:
+        """Share of the audience who bought (NaN for an empty audience)."""
+        return self.buyers / len(self.customers) if len(self.customers) else float("nan")
+
+    @property
+    def net_amount(self) -> float:
+        """Their net amount in the window."""
+        return float(self.customers["net_amount"].sum())
+
+    def to_frame(self) -> pd.DataFrame:
+        """The per-customer table."""
+        return self.customers
+
+    def summary(self) -> pd.DataFrame:
+        """One row: ``customers, buyers, rate, net_amount, start, end``."""
+        return pd.DataFrame([{"customers": len(self.customers), "buyers": self.buyers, "rate": self.rate,
+                              "net_amount": self.net_amount, "start": self.start, "end": self.end}])
 
 
 def _export_rows(aud: Audience, control_share: float | None, seed: int, ids: str) -> tuple[pd.DataFrame, int]:

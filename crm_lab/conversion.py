@@ -283,7 +283,6 @@ def influencer_repurchase(shop: Shop, since: Any = None, days: float = 30, as_of
         first_order_net=("net_amount", "mean"), first_order_refund_rate=("refunded", "mean"))
     out = per.join(rates[["eligible", "converted", "rate", "ci_low", "ci_high"]]).rename(
         columns={"converted": "repurchased", "rate": "repurchase_rate"})
-    out.attrs["days"] = days
     return out.reset_index().sort_values(["new_customers", "influencer_name"], ascending=[False, True], ignore_index=True)
 
 
@@ -318,7 +317,6 @@ def samples(shop: Shop, days: float = 30, as_of: Any = None) -> pd.DataFrame:
                      "median_days": float(conv["days_to_convert"].median()), "eligible": int(rate["eligible"]),
                      "converted_within": int(rate["converted"]), **rate[["rate", "ci_low", "ci_high"]].to_dict()})
     out = pd.DataFrame(rows)
-    out.attrs["days"] = days
     return out.sort_values(["buyers", "sample"], ascending=[False, True], ignore_index=True) if len(out) else out
 
 
@@ -378,8 +376,11 @@ def pooled_rate(table: pd.DataFrame, converted: str = "repurchased", eligible: s
                       "ci_low": float(np.clip(lo[0], 0, 1)) if n else float("nan"), "ci_high": float(np.clip(hi[0], 0, 1)) if n else float("nan")})
 
 
-def plot_repurchase(table: pd.DataFrame, top: int = 12, ax: Any = None) -> Any:
-    """Repurchase rate per influencer (:func:`influencer_repurchase`) with 95% intervals, bars; returns the Axes."""
+def plot_repurchase(table: pd.DataFrame, top: int = 12, ax: Any = None, days: float | None = None) -> Any:
+    """Repurchase rate per influencer (:func:`influencer_repurchase`) with 95% intervals, bars; returns the Axes.
+
+    ``days`` is the repurchase horizon the table was computed with (shown in the title).
+    """
     import matplotlib.pyplot as plt
 
     from crm_lab import plots
@@ -394,7 +395,8 @@ def plot_repurchase(table: pd.DataFrame, top: int = 12, ax: Any = None) -> Any:
     from matplotlib.ticker import PercentFormatter
 
     ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    ax.set_title(f"各达人新客 {table.attrs.get('days', '')} 天复购率（灰色：自营）")
+    horizon = f"{days:g} " if days is not None else ""
+    ax.set_title(f"各达人新客 {horizon}天复购率（灰色：自营）")
     ax.set_xlabel("复购率")
     return ax
 

@@ -353,15 +353,15 @@ class WavePlan:
         rows = []
         for wave, aud in self.recipe.audiences.items():
             out = self.outcomes.get(wave)
-            start = out.attrs["start"] if out is not None else None
+            start = out.start if out is not None else None
             rows.append({
                 "wave": wave, "select_as_of": aud.as_of.normalize(), "send_on": aud.as_of.normalize() + pd.Timedelta(days=0 if wave == "wave1" else 1),
                 "customers": int(self.recipe.explanation.set_index("wave").loc[wave, "customers"]),
                 "window_start": start if out is not None else pd.NaT,
-                "window_end": start + window_length(out.attrs["horizon"]) - pd.Timedelta(days=1) if out is not None else pd.NaT,
-                "bought": int(out["bought"].sum()) if out is not None else np.nan,
-                "response_rate": out.attrs["rate"] if out is not None else np.nan,
-                "net_amount": float(out["net_amount"].sum()) if out is not None else np.nan,
+                "window_end": out.end - pd.Timedelta(days=1) if out is not None else pd.NaT,
+                "bought": out.buyers if out is not None else np.nan,
+                "response_rate": out.rate if out is not None else np.nan,
+                "net_amount": out.net_amount if out is not None else np.nan,
             })
         return pd.DataFrame(rows)
 

@@ -190,7 +190,8 @@ def high_potential(shop: Shop, live_view_within: Any = "30D", add_to_cart_within
         "信号": ["只看直播", "只加购", "看直播且加购"],
         "customers": [len(watched - carted), len(carted - watched), len(watched & carted)],
     })
-    explanation.attrs.update(live_view_within=live_view_within, add_to_cart_within=add_to_cart_within, not_bought_within=not_bought_within)
+    explanation = explanation.assign(live_view_within=str(live_view_within), add_to_cart_within=str(add_to_cart_within),
+                                     not_bought_within=str(not_bought_within))
     return Recipe({"high_potential": aud}, explanation)
 
 

@@ -212,7 +212,7 @@ def _finish(df: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     repeat_net = out["net_amount"] - df["first_day_net"].astype("float64")
     out["monetary_value"] = (repeat_net / out["frequency"].where(out["frequency"] > 0)).fillna(0.0)
     out.index.name = "customer_id"
-    out.attrs["as_of"] = as_of
+    out.attrs["as_of"] = as_of  # for the reader; crm_lab itself never relies on it
     return out
 
 
@@ -412,7 +412,7 @@ def shop_overview(source: Any, as_of: Any = None) -> ShopOverview:
     True
     """
     customers = customer_summary(source, as_of)
-    as_of = customers.attrs["as_of"]
+    as_of = order_lines(source, as_of)[1]  # the moment the summary was taken at
     year = pd.Timedelta(days=365)
     months = period_summary(source, "1mo", as_of=as_of)
     genres = breakdown(source, "traffic_genre", as_of=as_of, since=as_of - year)
