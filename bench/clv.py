@@ -3,7 +3,7 @@
 Simulates customers directly from BG/NBD (r, alpha, a, b per day) with Gamma-Gamma order values,
 then, each in a fresh process, measures CPU time (process_time) and peak RSS of:
 
-* crm_lab: ``cl.clv.fit(frame)`` + ``predict(horizon_days=90)`` (expected purchases, P(alive),
+* crm_lab: ``cl.clv.fit(frame)`` + ``predict(horizon="90D")`` (expected purchases, P(alive),
   expected order value, CLV);
 * a minimal scipy reference written here: the two negative log-likelihoods in numpy, minimised
   by L-BFGS-B with numerical gradients on every customer, and the same prediction formulas;
@@ -63,7 +63,7 @@ import crm_lab as cl
 import crm_lab.clv  # submodules load lazily: import before the clock starts, as the others do
 t0 = time.process_time()
 model = cl.clv.fit(df)
-pred = model.predict(horizon_days=90)
+pred = model.predict(horizon="90D")
 cpu = time.process_time() - t0
 params = model.params_.to_dict()
 """,

@@ -129,7 +129,7 @@ class Audience:
 
     # ---- order rules (see crm_lab.rules) -----------------------------------------------------
 
-    def bought(self, product: Any = None, sku: Any = None, category: Any = None, within: Any = None,
+    def bought(self, product: Any = None, sku: Any = None, category: Any = None, *, within: Any = None,
                influencer: Any = None, genre: Any = None, source: Any = None) -> Audience:
         """Keep customers who bought (any of) these, within the window before as_of (default: ever).
 
@@ -138,28 +138,28 @@ class Audience:
         """
         return self._with(rules.purchase(self.shop, True, product, sku, category, within, influencer, genre, source))
 
-    def not_bought(self, product: Any = None, sku: Any = None, category: Any = None, within: Any = None,
+    def not_bought(self, product: Any = None, sku: Any = None, category: Any = None, *, within: Any = None,
                    influencer: Any = None, genre: Any = None, source: Any = None) -> Audience:
         """Drop customers who bought (any of) these within the window (default: ever)."""
         return self._with(rules.purchase(self.shop, False, product, sku, category, within, influencer, genre, source))
 
-    def orders_between(self, min: int | None = None, max: int | None = None, within: Any = None) -> Audience:  # noqa: A002
+    def orders_between(self, min: int | None = None, max: int | None = None, *, within: Any = None) -> Audience:  # noqa: A002
         """Keep customers whose number of orders lies in [min, max]."""
         return self._with(rules.aggregate("orders", min, max, within, "订单数", "orders"))
 
-    def net_amount_between(self, min: float | None = None, max: float | None = None, within: Any = None) -> Audience:  # noqa: A002
+    def net_amount_between(self, min: float | None = None, max: float | None = None, *, within: Any = None) -> Audience:  # noqa: A002
         """Keep customers whose net (refund-adjusted) amount lies in [min, max]."""
         return self._with(rules.aggregate("net_amount", min, max, within, "有效金额", "net amount"))
 
-    def min_net_amount(self, amount: float, within: Any = None) -> Audience:
+    def min_net_amount(self, amount: float, *, within: Any = None) -> Audience:
         """Keep customers with at least this net amount."""
         return self.net_amount_between(min=amount, within=within)
 
-    def paid_amount_between(self, min: float | None = None, max: float | None = None, within: Any = None) -> Audience:  # noqa: A002
+    def paid_amount_between(self, min: float | None = None, max: float | None = None, *, within: Any = None) -> Audience:  # noqa: A002
         """Keep customers whose paid amount (before refunds) lies in [min, max]."""
         return self._with(rules.aggregate("paid_amount", min, max, within, "实付金额", "paid amount"))
 
-    def refunds_between(self, min: int | None = None, max: int | None = None, within: Any = None) -> Audience:  # noqa: A002
+    def refunds_between(self, min: int | None = None, max: int | None = None, *, within: Any = None) -> Audience:  # noqa: A002
         """Keep customers whose number of refunded order lines lies in [min, max]."""
         return self._with(rules.aggregate("refund_lines", min, max, within, "退款次数", "refunded lines"))
 
@@ -173,23 +173,23 @@ class Audience:
         """Drop members who paid an order at or after joining (入会后未购买)."""
         return self._with(rules.not_bought_since_joining())
 
-    def event(self, kind: str = "live_view", within: Any = "30D", ref: Any = None) -> Audience:
+    def event(self, kind: str = "live_view", *, within: Any = "30D", ref: Any = None) -> Audience:
         """Keep customers with this behaviour event (live_view, add_to_cart, product_view, follow) in the window."""
         return self._with(rules.event(kind, within, ref))
 
-    def cart_without_order(self, within: Any = "30D") -> Audience:
+    def cart_without_order(self, *, within: Any = "30D") -> Audience:
         """Keep customers who added to cart in the window and paid no order since."""
-        return self.event("add_to_cart", within).not_bought(within=within)
+        return self.event("add_to_cart", within=within).not_bought(within=within)
 
     def rfm_segment(self, segments: Any, method: str = "quantile") -> Audience:
         """Keep customers in these RFM segments (Chinese or English names), scored as of as_of."""
         return self._with(rules.rfm_segment(segments, method))
 
-    def clv_tier(self, tiers: Any, horizon_days: int = 90) -> Audience:
+    def clv_tier(self, tiers: Any, *, horizon: Any = "90D") -> Audience:
         """Keep customers whose predicted CLV tier (top / high / medium / low) is one of these."""
-        return self._with(rules.clv_tier(tiers, horizon_days))
+        return self._with(rules.clv_tier(tiers, horizon=horizon))
 
-    def exclude_touched(self, within: Any = "7D", campaign: Any = None) -> Audience:
+    def exclude_touched(self, *, within: Any = "7D", campaign: Any = None) -> Audience:
         """Drop customers touched (treatment group) in the window, or by these campaigns (排重)."""
         return self._with(rules.exclude_touched(within, campaign))
 
@@ -243,7 +243,7 @@ class Audience:
         """Number of customers."""
         return int(engine.collect(self._frame().select(nw.len().alias("n")))["n"].iloc[0])
 
-    def outcome(self, horizon: Any = "30D", product: Any = None) -> Outcome:
+    def outcome(self, *, horizon: Any = "30D", product: Any = None) -> Outcome:
         """What the audience did after its ``as_of``: per customer, kept orders and net amount within ``horizon``.
 
         Built for backtests: select an audience as of a past day, untouched, and read how many
@@ -271,7 +271,7 @@ class Audience:
         >>> import crm_lab as cl
         >>> shop = cl.datasets.make_shop(2_000, seed=1)
         >>> past = cl.audience.Audience(shop, as_of="2025-09-30").event("live_view", within="30D").not_bought(within="30D")
-        >>> out = past.outcome("30D")
+        >>> out = past.outcome(horizon="30D")
         >>> 0 <= out.rate <= 1
         True
         """

@@ -16,7 +16,7 @@ Examples
 >>> model = cl.clv.fit(s)
 >>> sorted(model.params_.index)
 ['a', 'alpha', 'b', 'gamma', 'p', 'q', 'r']
->>> pred = model.predict(horizon_days=90)
+>>> pred = model.predict(horizon="90D")
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import pandas as pd
 from scipy import optimize, special
 
 from crm_lab import engine, summary
-from crm_lab.data import observation_end, orders_of
+from crm_lab.data import observation_end, orders_of, window_length
 
 __all__ = ["BetaGeo", "GammaGamma", "NotFittedError", "CLVModel", "fit", "evaluate", "HoldoutReport", "check_rfm", "TIME_UNITS"]
 
@@ -455,13 +455,13 @@ class CLVModel:
     def _units(self, days: float) -> float:
         return float(days) / TIME_UNITS[self.time_unit]
 
-    def predict(self, horizon_days: float = 90, annual_discount_rate: float = 0.0, step_days: float = 30,
+    def predict(self, *, horizon: Any = "90D", annual_discount_rate: float = 0.0, step_days: float = 30,
                 customers: pd.DataFrame | None = None) -> pd.DataFrame:
-        """Per-customer predictions over the next ``horizon_days``.
+        """Per-customer predictions over the next ``horizon`` ('90D', '365D', a number of days or a Timedelta).
 
         CLV is defined as the expected net amount of the purchases in the horizon, discounted
         per step: ``Σ_k value · (E[X(t_k)] − E[X(t_{k−1})]) / (1 + annual_discount_rate)^(t_k / 365)``
-        with ``t_k = min(k · step_days, horizon_days)``, ``E[X(t)]`` the BG/NBD expected purchases
+        with ``t_k = min(k · step_days, horizon)`` in days, ``E[X(t)]`` the BG/NBD expected purchases
         and ``value`` the Gamma-Gamma expected order value (lifetimes' ``customer_lifetime_value``
         with 30-day steps and a monthly rate ``(1 + annual)^(30/365) − 1``).
 
@@ -475,6 +475,7 @@ class CLVModel:
         value = self.order_value.expected_order_value(x, c["monetary_value"].to_numpy(float))
         # Purchases depend on (frequency, recency, T) only: evaluate each distinct row once.
         (ux, utx, ut), _, rows = _collapse(x, tx, t)
+        horizon_days = window_length(horizon) / pd.Timedelta(days=1)
         ends = np.minimum(np.arange(1, int(np.ceil(horizon_days / step_days)) + 1) * step_days, horizon_days)
         clv = np.zeros(len(c))
         previous = np.zeros(len(c))

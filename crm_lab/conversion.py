@@ -53,7 +53,7 @@ def _products(product: Any) -> list[str] | None:
     return [product] if isinstance(product, str) else [str(p) for p in product]
 
 
-def first_orders(source: Any, product: Any = None, as_of: Any = None) -> pd.DataFrame:
+def first_orders(source: Any, product: Any = None, *, as_of: Any = None) -> pd.DataFrame:
     """Each customer's first paid order (of ``product``, or of anything), with its traffic.
 
     Parameters
@@ -80,7 +80,7 @@ def first_orders(source: Any, product: Any = None, as_of: Any = None) -> pd.Data
     orders = orders_of(source)[0]
     names = set(engine.columns(orders))
     extra = [c for c in ("product_id", "influencer_id", "influencer_name", "traffic_genre") if c in names]
-    lines, _ = order_lines(source, as_of, keep=extra)
+    lines, _ = order_lines(source, as_of=as_of, keep=extra)
     wanted = _products(product)
     if wanted is not None:
         lines = lines.filter(nw.col("product_id").is_in(wanted))
@@ -116,7 +116,7 @@ def at_first_payment(lines: nw.LazyFrame) -> nw.LazyFrame:
     return lines.join(first, on="customer_id").filter(nw.col("paid_at") == nw.col("start_at"))
 
 
-def conversion(source: Any, starts: pd.DataFrame, product: Any = None, as_of: Any = None) -> pd.DataFrame:
+def conversion(source: Any, starts: pd.DataFrame, product: Any = None, *, as_of: Any = None) -> pd.DataFrame:
     """When (if ever) each started customer bought: the first kept order at or after the start.
 
     Parameters
@@ -157,7 +157,7 @@ def conversion(source: Any, starts: pd.DataFrame, product: Any = None, as_of: An
     if len(repeated):
         raise ValueError(f"conversion: starts has {repeated.nunique()} customer(s) more than once, e.g. {list(repeated.unique()[:5])}. "
                          "Fix: keep one start per customer (e.g. the earliest).")
-    lines, as_of = order_lines(source, as_of, keep=["product_id"] if product is not None else None)
+    lines, as_of = order_lines(source, as_of=as_of, keep=["product_id"] if product is not None else None)
     end = observation_end(as_of)
     late = starts["start_at"] >= end
     if late.any():
@@ -182,7 +182,7 @@ def conversion(source: Any, starts: pd.DataFrame, product: Any = None, as_of: An
     return out
 
 
-def curve(conv: pd.DataFrame, days: Sequence[float] = (1, 7, 14, 30, 60, 90), by: str | None = None,
+def curve(conv: pd.DataFrame, *, days: Sequence[float] = (1, 7, 14, 30, 60, 90), by: str | None = None,
           level: float = 0.95) -> pd.DataFrame:
     """Share converted within each number of days, among customers observed at least that long.
 
@@ -244,7 +244,7 @@ def plot_curve(curve_table: pd.DataFrame, by: str | None = None, ax: Any = None,
     return ax
 
 
-def influencer_repurchase(shop: Shop, since: Any = None, days: float = 30, as_of: Any = None, within: Any = None) -> pd.DataFrame:
+def influencer_repurchase(shop: Shop, *, since: Any = None, days: float = 30, as_of: Any = None, within: Any = None) -> pd.DataFrame:
     """达人新客→复购: per influencer, its new customers and their repurchase within ``days``.
 
     New customers are those whose first order ever was paid after ``since`` (a date excludes its
@@ -286,7 +286,7 @@ def influencer_repurchase(shop: Shop, since: Any = None, days: float = 30, as_of
     return out.reset_index().sort_values(["new_customers", "influencer_name"], ascending=[False, True], ignore_index=True)
 
 
-def samples(shop: Shop, days: float = 30, as_of: Any = None) -> pd.DataFrame:
+def samples(shop: Shop, *, days: float = 30, as_of: Any = None) -> pd.DataFrame:
     """派样→正装 for every sample (``products.sample_of``): buyers, converted, and the ``days`` conversion rate.
 
     Returns
@@ -320,7 +320,7 @@ def samples(shop: Shop, days: float = 30, as_of: Any = None) -> pd.DataFrame:
     return out.sort_values(["buyers", "sample"], ascending=[False, True], ignore_index=True) if len(out) else out
 
 
-def member_first_purchase(shop: Shop, freq: str = "1mo", days: Sequence[float] = (1, 7, 30), as_of: Any = None) -> pd.DataFrame:
+def member_first_purchase(shop: Shop, *, freq: str = "1mo", days: Sequence[float] = (1, 7, 30), as_of: Any = None) -> pd.DataFrame:
     """新会员首购: per joining cohort, members who had not bought before joining and their first purchase.
 
     Returns
@@ -376,7 +376,7 @@ def pooled_rate(table: pd.DataFrame, converted: str = "repurchased", eligible: s
                       "ci_low": float(np.clip(lo[0], 0, 1)) if n else float("nan"), "ci_high": float(np.clip(hi[0], 0, 1)) if n else float("nan")})
 
 
-def plot_repurchase(table: pd.DataFrame, top: int = 12, ax: Any = None, days: float | None = None) -> Any:
+def plot_repurchase(table: pd.DataFrame, *, top: int = 12, ax: Any = None, days: float | None = None) -> Any:
     """Repurchase rate per influencer (:func:`influencer_repurchase`) with 95% intervals, bars; returns the Axes.
 
     ``days`` is the repurchase horizon the table was computed with (shown in the title).

@@ -397,7 +397,7 @@ def wave_plan(shop: Shop, event: Any, wave2_at: Any = None, calendar: dict[str, 
         stop = min(end, data_end)
         begin = observation_end(aud.as_of)
         if stop > begin:
-            outcomes[wave] = aud.outcome(stop - begin)
+            outcomes[wave] = aud.outcome(horizon=stop - begin)
     ids = recipe.audiences["wave1"].customer_ids()
     scored = rfm.score(summary.customer_summary(shop, as_of=start - pd.Timedelta(days=1)))
     wave1_grid = rfm.grid(scored[scored.index.isin(ids)])

@@ -88,7 +88,7 @@ def recipe_sizes(recipes: dict[str, Recipe]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def new_product_launch(shop: Shop, new_product: str, related: Any = None, within: Any = "90D",
+def new_product_launch(shop: Shop, new_product: str, *, related: Any = None, within: Any = "90D",
                        high_value_min: float | None = None, top: int = 3, as_of: Any = None) -> Recipe:
     """新品上新: buyers of B's top related products within the window who never bought B.
 
@@ -116,7 +116,7 @@ def new_product_launch(shop: Shop, new_product: str, related: Any = None, within
     return Recipe({"high_value": high, "rest": rest}, explanation.assign(high_value_min=high_value_min))
 
 
-def sample_to_full_size(shop: Shop, sample_product: str, full_size_product: str | None = None,
+def sample_to_full_size(shop: Shop, sample_product: str, full_size_product: str | None = None, *,
                         rm_min_net_amount: float | None = None, as_of: Any = None) -> Recipe:
     """派样→正装: bought the sample, never the full-size product (from ``products.sample_of``)."""
     if full_size_product is None:
@@ -130,7 +130,7 @@ def sample_to_full_size(shop: Shop, sample_product: str, full_size_product: str 
     return Recipe({"sample_not_full_size": aud}, pd.DataFrame({"sample": [sample_product], "full_size": [full_size_product]}))
 
 
-def influencer_new_customers(shop: Shop, influencer_ids: Any, within: Any = "90D", as_of: Any = None,
+def influencer_new_customers(shop: Shop, influencer_ids: Any, *, within: Any = "90D", as_of: Any = None,
                              top_products: int = 3, top_partners: int = 3) -> Recipe:
     """达人新客→复购: customers whose first order ever came through these influencers in the window.
 
@@ -167,20 +167,20 @@ def _recommendations(shop: Shop, aud: Audience, top_products: int, top_partners:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
-def new_member_first_purchase(shop: Shop, joined_within: Any = "1D", as_of: Any = None) -> Recipe:
+def new_member_first_purchase(shop: Shop, *, joined_within: Any = "1D", as_of: Any = None) -> Recipe:
     """新客首购: members who joined in the window and never bought (meant to run daily)."""
     aud = Audience(shop, as_of, "new_member_first_purchase").member(joined_within=joined_within).not_bought()
     return Recipe({"new_members": aud}, pd.DataFrame({"joined_within": [str(window_length(joined_within))]}))
 
 
-def high_potential(shop: Shop, live_view_within: Any = "30D", add_to_cart_within: Any = "30D",
+def high_potential(shop: Shop, *, live_view_within: Any = "30D", add_to_cart_within: Any = "30D",
                    not_bought_within: Any = "30D", as_of: Any = None) -> Recipe:
     """高潜人群: watched a live stream or added to cart recently, and did not buy in the window.
 
     The explanation counts the audience by signal: live view only, add to cart only, both.
     """
-    live = Audience(shop, as_of, "live_viewers").event("live_view", live_view_within)
-    cart = Audience(shop, as_of, "cart").event("add_to_cart", add_to_cart_within)
+    live = Audience(shop, as_of, "live_viewers").event("live_view", within=live_view_within)
+    cart = Audience(shop, as_of, "cart").event("add_to_cart", within=add_to_cart_within)
     aud = replace(live.union(cart).not_bought(within=not_bought_within), name="high_potential")
     ids = set(aud.customer_ids())
     watched = ids & set(live.customer_ids())

@@ -144,7 +144,7 @@ def payment_reminder_response(shop: Shop, campaign_id: str, windows: tuple[str, 
     return out[out["unpaid_orders"] > 0].sort_values("customer_id", ignore_index=True)
 
 
-def influencer_genre(shop: Shop, since: Any = None, as_of: Any = None, freq: str = "1mo") -> tuple[pd.DataFrame, pd.DataFrame]:
+def influencer_genre(shop: Shop, *, since: Any = None, as_of: Any = None, freq: str = "1mo") -> tuple[pd.DataFrame, pd.DataFrame]:
     """达人 × 流量体裁: orders, buyers, net amount and refund rate per cell, and its trend per period.
 
     Returns
@@ -169,7 +169,7 @@ def influencer_genre(shop: Shop, since: Any = None, as_of: Any = None, freq: str
     return table, period.sort_values(["period", "net_amount"], ascending=[True, False], ignore_index=True)
 
 
-def responder_products(shop: Shop, responses: pd.DataFrame, window: str = "7D", top: int = 10) -> pd.DataFrame:
+def responder_products(shop: Shop, responses: pd.DataFrame, *, within: Any = "7D", top: int = 10) -> pd.DataFrame:
     """What responders bought in the window: buyers and net amount per product, treatment vs control.
 
     ``responses`` is :func:`response`'s output. The ``share`` columns are buyers over the arm's
@@ -179,7 +179,7 @@ def responder_products(shop: Shop, responses: pd.DataFrame, window: str = "7D", 
     sent = engine.like(shop.orders, responses[["customer_id", "group", "sent_at"]])
     lines = engine.collect(
         orders.join(sent, on="customer_id")
-        .filter((nw.col("paid_at") > nw.col("sent_at")) & (nw.col("paid_at") <= nw.col("sent_at") + window_length(window).to_pytimedelta()))
+        .filter((nw.col("paid_at") > nw.col("sent_at")) & (nw.col("paid_at") <= nw.col("sent_at") + window_length(within).to_pytimedelta()))
         .select("customer_id", "group", "product_id", net_amount().alias("net"))
     )
     sizes = responses["group"].value_counts()

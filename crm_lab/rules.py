@@ -287,13 +287,13 @@ def rfm_segment(segments: Any, method: str = "quantile") -> Rule:
     return Rule(True, f"RFM 分层属于 {', '.join(sorted(wanted))}", f"RFM segment in {sorted(wanted)}", _cached(compute))
 
 
-def clv_tier(tiers: Any, horizon_days: int = 90) -> Rule:
+def clv_tier(tiers: Any, *, horizon: Any = "90D") -> Rule:
     """Customers whose predicted CLV tier (top / high / medium / low) is one of these."""
     wanted = set(as_list(tiers))
 
     def compute(a: Audience) -> pd.Index:
         model = clv.fit(summary.customer_summary(a.shop, as_of=a.as_of))
-        tier = model.tiers(model.predict(horizon_days=horizon_days))
+        tier = model.tiers(model.predict(horizon=horizon))
         return tier.index[tier.astype(str).isin(wanted)]
 
     return Rule(True, f"预测价值层级属于 {', '.join(sorted(wanted))}", f"CLV tier in {sorted(wanted)}", _cached(compute))

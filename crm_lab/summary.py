@@ -51,7 +51,7 @@ SUMMARY_COLUMNS = {
 }
 
 
-def order_lines(source: Any, as_of: Any = None, keep: list[str] | None = None) -> tuple[nw.LazyFrame, pd.Timestamp]:
+def order_lines(source: Any, *, as_of: Any = None, keep: list[str] | None = None) -> tuple[nw.LazyFrame, pd.Timestamp]:
     """Order lines observed as of ``as_of``, lazily where they live, with ``day, gross, refund, net, items``.
 
     The first step of every per-customer analysis: lines paid before ``as_of``'s end (see
@@ -99,7 +99,7 @@ def order_lines(source: Any, as_of: Any = None, keep: list[str] | None = None) -
     return lines, as_of
 
 
-def customer_summary(source: Any, as_of: Any = None) -> pd.DataFrame:
+def customer_summary(source: Any, *, as_of: Any = None) -> pd.DataFrame:
     """One row per customer: orders, amounts (net of refunds), recency and BG/NBD inputs.
 
     Parameters
@@ -132,7 +132,7 @@ def customer_summary(source: Any, as_of: Any = None) -> pd.DataFrame:
     >>> len(s), int(s["frequency"].sum())  # the 1/10 sample's 2,357 customers
     (2357, 4339)
     """
-    lines, as_of = order_lines(source, as_of)
+    lines, as_of = order_lines(source, as_of=as_of)
     lines = lines.select("customer_id", "order_id", "paid_at", "day", "gross", "refund", "items")
     # lines -> orders -> purchase days -> customers. The day table feeds both the customers'
     # first days and the final aggregation, so it is kept (materialised) rather than computed
@@ -216,7 +216,7 @@ def _finish(df: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     return out
 
 
-def period_summary(source: Any, freq: str = "1mo", as_of: Any = None, since: Any = None) -> pd.DataFrame:
+def period_summary(source: Any, freq: str = "1mo", *, as_of: Any = None, since: Any = None) -> pd.DataFrame:
     """Sales per period with new and returning buyers (新客 / 老客).
 
     Parameters
@@ -240,7 +240,7 @@ def period_summary(source: Any, freq: str = "1mo", as_of: Any = None, since: Any
     >>> bool((m["new_buyers"] + m["returning_buyers"] == m["buyers"]).all())
     True
     """
-    lines, as_of = order_lines(source, as_of)
+    lines, as_of = order_lines(source, as_of=as_of)
     lines = lines.with_columns(period=nw.col("paid_at").dt.truncate(freq))
     per_cust = lines.group_by("customer_id", "period").agg(
         nw.col("gross").sum(), nw.col("refund").sum(), nw.col("net").sum(), nw.col("order_id").n_unique().alias("orders")
@@ -270,7 +270,7 @@ def period_summary(source: Any, freq: str = "1mo", as_of: Any = None, since: Any
     return out[cols]
 
 
-def breakdown(source: Any, by: str | list[str], as_of: Any = None, since: Any = None) -> pd.DataFrame:
+def breakdown(source: Any, by: str | list[str], *, as_of: Any = None, since: Any = None) -> pd.DataFrame:
     """Orders, buyers and amounts per value of a column (traffic_genre, influencer_name, product_id ...).
 
     Parameters
@@ -298,7 +298,7 @@ def breakdown(source: Any, by: str | list[str], as_of: Any = None, since: Any = 
     unknown = [k for k in keys if k not in available]
     if unknown:
         raise ValueError(f"orders has no column {unknown}; columns: {available}")
-    lines, as_of = order_lines(source, as_of, keep=keys)
+    lines, as_of = order_lines(source, as_of=as_of, keep=keys)
     if since is not None:
         lines = lines.filter(nw.col("paid_at") >= engine.timestamp(observation_end(since), lines))
     out = engine.collect(
@@ -401,7 +401,7 @@ class ShopOverview:
         return plots.line(long, x="period", y="购买人数", hue="客户类型", ax=ax, title="月度新客 / 老客购买人数", xlabel="")
 
 
-def shop_overview(source: Any, as_of: Any = None) -> ShopOverview:
+def shop_overview(source: Any, *, as_of: Any = None) -> ShopOverview:
     """Numbers for the shop overview report: KPIs, monthly trend, genres and influencers.
 
     Examples
@@ -411,8 +411,8 @@ def shop_overview(source: Any, as_of: Any = None) -> ShopOverview:
     >>> bool(ov.kpis["customers"] == len(ov.customers))
     True
     """
-    customers = customer_summary(source, as_of)
-    as_of = order_lines(source, as_of)[1]  # the moment the summary was taken at
+    customers = customer_summary(source, as_of=as_of)
+    as_of = order_lines(source, as_of=as_of)[1]  # the moment the summary was taken at
     year = pd.Timedelta(days=365)
     months = period_summary(source, "1mo", as_of=as_of)
     genres = breakdown(source, "traffic_genre", as_of=as_of, since=as_of - year)

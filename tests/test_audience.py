@@ -60,7 +60,7 @@ def test_members_events_touches_rfm_and_clv(shop):
     assert set(Audience(shop).member(joined_within="60D").customer_ids()) == set(joined["customer_id"])
     assert set(Audience(shop).member(tier=[4, 5]).customer_ids()) == set(m.loc[m["tier"] >= 4, "customer_id"])
     views = ev[(ev["event"] == "live_view") & (ev["at"] >= shop.as_of + pd.Timedelta(days=1) - pd.Timedelta(days=30))]
-    assert set(Audience(shop).event("live_view", "30D").customer_ids()) == set(views["customer_id"])
+    assert set(Audience(shop).event("live_view", within="30D").customer_ids()) == set(views["customer_id"])
     sent = t[t["group"] == "treatment"]
     window = pd.Timedelta(days=(shop.as_of + pd.Timedelta(days=1) - sent["sent_at"].min()).days + 1)
     kept = Audience(shop).bought(within="365D").exclude_touched(within=window)
@@ -101,7 +101,7 @@ def test_engines_give_the_same_audience(shop, tmp_path):
     lazy = cl.data.read_shop(tmp_path / "shop")
     def build(s):
         return (Audience(s).bought(product=["P001", "P004"], within="180D").not_bought(product="N01")
-                .net_amount_between(100, 5_000).event("live_view", "60D").not_bought_since_joining())
+                .net_amount_between(100, 5_000).event("live_view", within="60D").not_bought_since_joining())
     assert build(lazy).customer_ids().tolist() == build(shop).customer_ids().tolist()
 
 
@@ -110,7 +110,7 @@ def test_spark_gives_the_same_audience(shop, spark):
     sparked = cl.data.Shop(orders=spark.createDataFrame(shop.orders), members=spark.createDataFrame(shop.members),
                            events=spark.createDataFrame(shop.events), as_of=shop.as_of)
     def build(s):
-        return Audience(s).bought(product=["P001", "P004"], within="180D").not_bought(product="N01").min_net_amount(100).event("live_view", "60D")
+        return Audience(s).bought(product=["P001", "P004"], within="180D").not_bought(product="N01").min_net_amount(100).event("live_view", within="60D")
     assert build(sparked).customer_ids().tolist() == build(shop).customer_ids().tolist()
 
 

@@ -80,7 +80,7 @@ def test_two_wave_touch_plan_against_the_simulated_event(shop):
     forecast = g.touch_plan().set_index("wave")
     assert forecast.loc["wave2", "basis"] == "forecast"
     assert forecast.loc["wave2", "customers"] == pytest.approx(actual.loc["wave2", "customers"], rel=0.05)
-    late = waves.audiences["wave2"].outcome("3D")  # bought 11-09..11-11, the rest of the event
+    late = waves.audiences["wave2"].outcome(horizon="3D")  # bought 11-09..11-11, the rest of the event
     assert forecast.loc["wave2", "expected_buyers_untouched"] == pytest.approx(late.buyers, rel=0.20)
     # A touch moves touch_uplift of wave 1 to buying, so wave 2 shrinks by as many.
     touched = cl.campaign.gap(shop, "d11_2025", 600_000, baselines=["d11_2024"], touch_uplift=0.05)

@@ -82,7 +82,7 @@ def test_clv_equals_lifetimes_definition(small_shop):
     lgg.params_ = pd.Series(model.order_value.params_.to_numpy(), index=["p", "q", "v"])
     lbg.predict = lbg.conditional_expected_number_of_purchases_up_to_time  # lifetimes sets this alias in fit()
     monthly = 0.01
-    ours = model.predict(horizon_days=90, annual_discount_rate=(1 + monthly) ** (365 / 30) - 1)
+    ours = model.predict(horizon="90D", annual_discount_rate=(1 + monthly) ** (365 / 30) - 1)
     value = lgg.conditional_expected_average_profit(s["frequency"], s["monetary_value"])
     theirs = lgg.customer_lifetime_value(lbg, s["frequency"], s["recency"], s["T"], s["monetary_value"],
                                          time=3, discount_rate=monthly, freq="D")
@@ -149,7 +149,7 @@ def test_refunded_repeat_value_is_left_out_of_the_spend_fit_and_said(small_shop)
 def test_fitting_changes_no_warning_filter(small_shop):
     before = list(warnings.filters)
     model = cl.clv.fit(cl.summary.customer_summary(small_shop))
-    model.predict(horizon_days=180)
+    model.predict(horizon="180D")
     assert warnings.filters == before
 
 
@@ -157,7 +157,7 @@ def test_sample_fit_tiers_and_units(small_shop):
     s = cl.summary.customer_summary(small_shop)
     model = cl.clv.fit(s, sample=600, seed=4)
     assert model.sample_size == 600 and "600" in model.notes[0]
-    pred = model.predict(horizon_days=365)
+    pred = model.predict(horizon="365D")
     assert len(pred) == len(s)
     tiers = model.tiers(pred)
     assert list(tiers.cat.categories) == ["low", "medium", "high", "top"]
@@ -167,7 +167,7 @@ def test_sample_fit_tiers_and_units(small_shop):
     weeks = s.assign(recency=s["recency"] / 7, T=s["T"] / 7)
     in_weeks = cl.clv.fit(weeks, time_unit="weeks", sample=600, seed=4)
     # The same customers in weeks predict the same purchases for a horizon given in days.
-    np.testing.assert_allclose(in_weeks.predict(horizon_days=90)["expected_purchases"], model.predict(horizon_days=90)["expected_purchases"], rtol=1e-3)
+    np.testing.assert_allclose(in_weeks.predict(horizon="90D")["expected_purchases"], model.predict(horizon="90D")["expected_purchases"], rtol=1e-3)
 
 
 def test_holdout_evaluation_on_a_bgnbd_shop():
