@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from crm_lab import engine
+from crm_lab._docs import share_docs
 from crm_lab.data import (
     OWN_SALES,
     Shop,
@@ -53,6 +54,7 @@ def _products(product: Any) -> list[str] | None:
     return [product] if isinstance(product, str) else [str(p) for p in product]
 
 
+@share_docs
 def first_orders(source: Any, product: Any = None, *, as_of: Any = None) -> pd.DataFrame:
     """Each customer's first paid order (of ``product``, or of anything), with its traffic.
 
@@ -61,8 +63,7 @@ def first_orders(source: Any, product: Any = None, *, as_of: Any = None) -> pd.D
     source : Shop, path or frame of canonical orders
     product : str or list of str, optional
         Only lines of these products count (e.g. a sample: the first time it was bought).
-    as_of : date-like, optional
-        Orders observed as of this moment (a date includes its whole day); default the shop's.
+    {as_of}
 
     Returns
     -------
@@ -116,6 +117,7 @@ def at_first_payment(lines: nw.LazyFrame) -> nw.LazyFrame:
     return lines.join(first, on="customer_id").filter(nw.col("paid_at") == nw.col("start_at"))
 
 
+@share_docs
 def conversion(source: Any, starts: pd.DataFrame, product: Any = None, *, as_of: Any = None) -> pd.DataFrame:
     """When (if ever) each started customer bought: the first kept order at or after the start.
 
@@ -127,8 +129,7 @@ def conversion(source: Any, starts: pd.DataFrame, product: Any = None, *, as_of:
         order, which never counts as its own conversion. Other columns are kept.
     product : str or list of str, optional
         Only orders of these products convert (the full-size product); default any product.
-    as_of : date-like, optional
-        End of observation; default the shop's (or the last payment).
+    {as_of}
 
     Returns
     -------
@@ -182,6 +183,7 @@ def conversion(source: Any, starts: pd.DataFrame, product: Any = None, *, as_of:
     return out
 
 
+@share_docs
 def curve(conv: pd.DataFrame, *, days: Sequence[float] = (1, 7, 14, 30, 60, 90), by: str | None = None,
           level: float = 0.95) -> pd.DataFrame:
     """Share converted within each number of days, among customers observed at least that long.
@@ -190,8 +192,7 @@ def curve(conv: pd.DataFrame, *, days: Sequence[float] = (1, 7, 14, 30, 60, 90),
     ----------
     conv : pandas.DataFrame
         :func:`conversion`'s output.
-    days : sequence of float
-        Horizons in days.
+    {days}
     by : str, optional
         A column of ``conv`` to split by (influencer, cohort ...).
 
@@ -244,6 +245,7 @@ def plot_curve(curve_table: pd.DataFrame, by: str | None = None, ax: Any = None,
     return ax
 
 
+@share_docs
 def influencer_repurchase(shop: Shop, *, since: Any = None, days: float = 30, as_of: Any = None, within: Any = None) -> pd.DataFrame:
     """达人新客→复购: per influencer, its new customers and their repurchase within ``days``.
 
@@ -251,6 +253,14 @@ def influencer_repurchase(shop: Shop, *, since: Any = None, days: float = 30, as
     whole day), or within the window ``within`` (e.g. "180D") before ``as_of``; each counts for the influencer of that first order (:data:`OWN_SALES` for the
     shop's own sales). Repurchase is a kept order after the first one (:func:`conversion`), counted
     among customers observed for at least ``days``.
+
+    Parameters
+    ----------
+    {shop}
+    {since}
+    {days}
+    {as_of}
+    {within}
 
     Returns
     -------
@@ -286,6 +296,7 @@ def influencer_repurchase(shop: Shop, *, since: Any = None, days: float = 30, as
     return out.reset_index().sort_values(["new_customers", "influencer_name"], ascending=[False, True], ignore_index=True)
 
 
+@share_docs
 def samples(shop: Shop, *, days: float = 30, as_of: Any = None) -> pd.DataFrame:
     """派样→正装 for every sample (``products.sample_of``): buyers, converted, and the ``days`` conversion rate.
 
@@ -320,8 +331,16 @@ def samples(shop: Shop, *, days: float = 30, as_of: Any = None) -> pd.DataFrame:
     return out.sort_values(["buyers", "sample"], ascending=[False, True], ignore_index=True) if len(out) else out
 
 
+@share_docs
 def member_first_purchase(shop: Shop, *, freq: str = "1mo", days: Sequence[float] = (1, 7, 30), as_of: Any = None) -> pd.DataFrame:
     """新会员首购: per joining cohort, members who had not bought before joining and their first purchase.
+
+    Parameters
+    ----------
+    {shop}
+    {freq}
+    {days}
+    {as_of}
 
     Returns
     -------

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from crm_lab import assoc, engine, rfm, summary
+from crm_lab._docs import share_docs
 from crm_lab.audience import Audience
 from crm_lab.conversion import at_first_payment
 from crm_lab.data import Shop, net_amount, observation_end, products, window_length
@@ -88,6 +89,7 @@ def recipe_sizes(recipes: dict[str, Recipe]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@share_docs
 def new_product_launch(shop: Shop, new_product: str, *, related: Any = None, within: Any = "90D",
                        high_value_min: float | None = None, top: int = 3, as_of: Any = None) -> Recipe:
     """新品上新: buyers of B's top related products within the window who never bought B.
@@ -116,9 +118,20 @@ def new_product_launch(shop: Shop, new_product: str, *, related: Any = None, wit
     return Recipe({"high_value": high, "rest": rest}, explanation.assign(high_value_min=high_value_min))
 
 
+@share_docs
 def sample_to_full_size(shop: Shop, sample_product: str, full_size_product: str | None = None, *,
                         rm_min_net_amount: float | None = None, as_of: Any = None) -> Recipe:
-    """派样→正装: bought the sample, never the full-size product (from ``products.sample_of``)."""
+    """派样→正装: bought the sample, never the full-size product (from ``products.sample_of``).
+
+    Parameters
+    ----------
+    {shop}
+    sample_product, full_size_product : str
+        The sample's product id; its full-size product (default: the sample's ``sample_of``).
+    rm_min_net_amount : float, optional
+        Keep only customers with at least this net amount.
+    {as_of}
+    """
     if full_size_product is None:
         match = products(shop)["sample_of"].reindex([sample_product]).dropna()
         if match.empty:
@@ -130,12 +143,21 @@ def sample_to_full_size(shop: Shop, sample_product: str, full_size_product: str 
     return Recipe({"sample_not_full_size": aud}, pd.DataFrame({"sample": [sample_product], "full_size": [full_size_product]}))
 
 
+@share_docs
 def influencer_new_customers(shop: Shop, influencer_ids: Any, *, within: Any = "90D", as_of: Any = None,
                              top_products: int = 3, top_partners: int = 3) -> Recipe:
     """达人新客→复购: customers whose first order ever came through these influencers in the window.
 
     The explanation table lists what to offer them: the related products (:mod:`crm_lab.assoc`)
     of the ``top_products`` products they bought most.
+
+    Parameters
+    ----------
+    {shop}
+    influencer_ids : str or list of str
+        Influencer ids or names (达人).
+    {within}
+    {as_of}
     """
     infl = as_list(influencer_ids)
     base = Audience(shop, as_of, "influencer_new_customers")
@@ -167,12 +189,22 @@ def _recommendations(shop: Shop, aud: Audience, top_products: int, top_partners:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
+@share_docs
 def new_member_first_purchase(shop: Shop, *, joined_within: Any = "1D", as_of: Any = None) -> Recipe:
-    """新客首购: members who joined in the window and never bought (meant to run daily)."""
+    """新客首购: members who joined in the window and never bought (meant to run daily).
+
+    Parameters
+    ----------
+    {shop}
+    joined_within : window
+        Joined within this window before ``as_of`` ('1D': today's new members).
+    {as_of}
+    """
     aud = Audience(shop, as_of, "new_member_first_purchase").member(joined_within=joined_within).not_bought()
     return Recipe({"new_members": aud}, pd.DataFrame({"joined_within": [str(window_length(joined_within))]}))
 
 
+@share_docs
 def high_potential(shop: Shop, *, live_view_within: Any = "30D", add_to_cart_within: Any = "30D",
                    not_bought_within: Any = "30D", as_of: Any = None) -> Recipe:
     """高潜人群: watched a live stream or added to cart recently, and did not buy in the window.
@@ -195,6 +227,7 @@ def high_potential(shop: Shop, *, live_view_within: Any = "30D", add_to_cart_wit
     return Recipe({"high_potential": aud}, explanation)
 
 
+@share_docs
 def promotion_waves(shop: Shop, event_start: Any, wave2_at: Any = None, r_min: int = 3, f_min: int = 2,
                     m_min: int | None = None, exclude_new: bool = True, exclude_recent_buyers: Any = "14D",
                     wave1: Audience | None = None) -> Recipe:

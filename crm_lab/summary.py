@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from crm_lab import engine
+from crm_lab._docs import share_docs
 from crm_lab.data import observation_end, orders_of
 
 __all__ = ["customer_summary", "order_lines", "period_summary", "breakdown", "shop_kpis", "shop_overview", "ShopOverview", "SUMMARY_COLUMNS"]
@@ -99,6 +100,7 @@ def order_lines(source: Any, *, as_of: Any = None, keep: list[str] | None = None
     return lines, as_of
 
 
+@share_docs
 def customer_summary(source: Any, *, as_of: Any = None) -> pd.DataFrame:
     """One row per customer: orders, amounts (net of refunds), recency and BG/NBD inputs.
 
@@ -216,17 +218,18 @@ def _finish(df: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     return out
 
 
+@share_docs
 def period_summary(source: Any, freq: str = "1mo", *, as_of: Any = None, since: Any = None) -> pd.DataFrame:
     """Sales per period with new and returning buyers (新客 / 老客).
 
     Parameters
     ----------
-    source : Shop, path or frame of canonical orders
-    freq : str
-        Period length as narwhals/polars spells it: ``"1mo"`` (month), ``"1w"``, ``"1d"``.
-    as_of, since : date-like, optional
-        Keep periods from ``since`` on, with orders observed as of ``as_of``; a buyer is new in
-        the period of their first order ever (also before ``since``).
+    {source}
+    {freq}
+    {as_of}
+    since : date-like, optional
+        Keep periods from ``since`` on; a buyer is new in the period of their first order ever
+        (also before ``since``).
 
     Returns
     -------
@@ -270,16 +273,17 @@ def period_summary(source: Any, freq: str = "1mo", *, as_of: Any = None, since: 
     return out[cols]
 
 
+@share_docs
 def breakdown(source: Any, by: str | list[str], *, as_of: Any = None, since: Any = None) -> pd.DataFrame:
     """Orders, buyers and amounts per value of a column (traffic_genre, influencer_name, product_id ...).
 
     Parameters
     ----------
+    {source}
     by : str or list of str
         Canonical order columns to group by; nulls form their own group.
-    as_of, since : date-like, optional
-        Keep orders observed as of ``as_of`` and after ``since`` (a date includes, or for
-        ``since`` excludes, its whole day): ``since = as_of - 365 days`` is exactly 365 days.
+    {as_of}
+    {since}
 
     Returns
     -------
@@ -401,8 +405,14 @@ class ShopOverview:
         return plots.line(long, x="period", y="购买人数", hue="客户类型", ax=ax, title="月度新客 / 老客购买人数", xlabel="")
 
 
+@share_docs
 def shop_overview(source: Any, *, as_of: Any = None) -> ShopOverview:
     """Numbers for the shop overview report: KPIs, monthly trend, genres and influencers.
+
+    Parameters
+    ----------
+    {source}
+    {as_of}
 
     Examples
     --------
