@@ -40,6 +40,7 @@ from crm_lab.data import (
     window_length,
 )
 from crm_lab.files import atomic_text
+from crm_lab.results import Result
 
 __all__ = [
     "Audience",
@@ -356,7 +357,7 @@ class Audience:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class Outcome(Result):
     """What an audience bought, untouched, after its ``as_of`` (:meth:`Audience.outcome`).
 
     Attributes

@@ -32,6 +32,7 @@ from scipy import optimize, special
 
 from crm_lab import engine, summary
 from crm_lab.data import observation_end, orders_of, window_length
+from crm_lab.results import Result
 
 __all__ = ["BetaGeo", "GammaGamma", "NotFittedError", "CLVModel", "fit", "evaluate", "HoldoutReport", "check_rfm", "TIME_UNITS"]
 
@@ -416,8 +417,8 @@ class GammaGamma(_Fitter):
 # Together: CLV
 
 
-@dataclass
-class CLVModel:
+@dataclass(frozen=True)
+class CLVModel(Result):
     """BG/NBD + Gamma-Gamma fitted on a customer summary (:func:`fit`).
 
     Attributes
@@ -570,8 +571,8 @@ def fit(summary: pd.DataFrame, *, time_unit: str = "days", penalizer: float = 0.
 # Holdout evaluation
 
 
-@dataclass
-class HoldoutReport:
+@dataclass(frozen=True)
+class HoldoutReport(Result):
     """Calibration / holdout check of the purchase model (:func:`evaluate`).
 
     Attributes
@@ -607,6 +608,14 @@ class HoldoutReport:
             "correlation actual vs predicted": c["actual"].corr(c["predicted"]),
         }
         return pd.DataFrame({"value": pd.Series(rows, dtype="float64")})
+
+    def to_frame(self) -> pd.DataFrame:
+        """Per customer: calibration inputs, actual and predicted holdout purchases."""
+        return self.customers
+
+    def plot(self, ax: Any = None) -> Any:
+        """Cumulative repeat purchases, actual against expected (:meth:`plot_tracking`); returns the Axes."""
+        return self.plot_tracking(ax)
 
     def plot_tracking(self, ax: Any = None) -> Any:
         """Cumulative repeat purchases, actual vs expected, with the calibration end marked."""

@@ -27,6 +27,7 @@ import pandas as pd
 from crm_lab import engine, recipes, rfm, summary
 from crm_lab.audience import Audience
 from crm_lab.data import Shop, net_amount, observation_end, window_length
+from crm_lab.results import Result
 
 __all__ = ["gap", "GapResult", "wave_plan", "WavePlan"]
 
@@ -44,8 +45,8 @@ def _period(spec: Any, calendar: dict[str, tuple[Any, Any]] | None) -> tuple[str
     return name, pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize() + pd.Timedelta(days=1)
 
 
-@dataclass
-class GapResult:
+@dataclass(frozen=True)
+class GapResult(Result):
     """Result of :func:`gap`.
 
     Attributes
@@ -84,6 +85,10 @@ class GapResult:
     touch_uplift: float = 0.03
     wave2_share: pd.DataFrame = None
     today: pd.DataFrame = None
+
+    def to_frame(self) -> pd.DataFrame:
+        """The forecast and the gap per RF cell (:attr:`cells`)."""
+        return self.cells
 
     def touch_plan(self) -> pd.DataFrame:
         """The two-wave touch plan: who is touched when, and what each wave is expected to bring.
@@ -318,8 +323,8 @@ def _cells_of(cells: pd.DataFrame, today: pd.DataFrame, ids: pd.Series) -> pd.Se
     return counts.reindex(cells.index, fill_value=0)
 
 
-@dataclass
-class WavePlan:
+@dataclass(frozen=True)
+class WavePlan(Result):
     """A promotion's two waves and, where the data reaches, what each did (:func:`wave_plan`).
 
     Attributes
@@ -345,7 +350,11 @@ class WavePlan:
     outcomes: dict[str, pd.DataFrame]
     wave1_grid: pd.DataFrame
 
-    def table(self) -> pd.DataFrame:
+    def plot(self, ax: Any = None) -> Any:
+        """Wave 1's customers per RF cell before the event; returns the Axes."""
+        return rfm.plot_grid(self.wave1_grid, metric="customers", ax=ax)
+
+    def summary(self) -> pd.DataFrame:
         """Per wave: ``wave, select_as_of, send_on, customers, window_start, window_end, bought, response_rate, net_amount``.
 
         The window is the days whose purchases count for the wave (NaT while it has not begun).
@@ -383,7 +392,7 @@ def wave_plan(shop: Shop, event: Any, wave2_at: Any = None, calendar: dict[str, 
     --------
     >>> import crm_lab as cl
     >>> plan = cl.campaign.wave_plan(cl.datasets.make_shop(2_000, seed=1), ("2025-10-20", "2025-11-11"))
-    >>> plan.table()["wave"].tolist()
+    >>> plan.summary()["wave"].tolist()
     ['wave1', 'wave2']
     """
     calendar = calendar if calendar is not None else shop.calendar

@@ -38,6 +38,7 @@ from crm_lab.audience import Audience
 from crm_lab.conversion import at_first_payment
 from crm_lab.data import Shop, net_amount, observation_end, products, window_length
 from crm_lab.files import file_token, inside
+from crm_lab.results import Result
 from crm_lab.rules import _ids_where, as_list, orders_in
 
 __all__ = [
@@ -53,12 +54,17 @@ __all__ = [
 ]
 
 
-@dataclass
-class Recipe:
+@dataclass(frozen=True)
+class Recipe(Result):
     """Audiences of a scenario recipe and the table explaining how they were built."""
 
     audiences: dict[str, Audience]
     explanation: pd.DataFrame
+
+    def summary(self) -> pd.DataFrame:
+        """Per audience: ``audience, customers, rules`` (in Chinese)."""
+        return pd.DataFrame([{"audience": name, "customers": aud.size(), "rules": "；".join(aud.describe()["中文"])}
+                             for name, aud in self.audiences.items()])
 
     def sizes(self) -> pd.Series:
         """Customers per audience."""

@@ -28,6 +28,7 @@ import pandas as pd
 from crm_lab import engine
 from crm_lab._docs import share_docs
 from crm_lab.data import observation_end, orders_of
+from crm_lab.results import Result
 
 __all__ = ["customer_summary", "order_lines", "period_summary", "breakdown", "shop_kpis", "shop_overview", "ShopOverview", "SUMMARY_COLUMNS"]
 
@@ -351,8 +352,8 @@ def shop_kpis(summary: pd.DataFrame, active_days: int = 365) -> pd.Series:
     )
 
 
-@dataclass
-class ShopOverview:
+@dataclass(frozen=True)
+class ShopOverview(Result):
     """The shop overview report's numbers (:func:`shop_overview`).
 
     Attributes
@@ -388,6 +389,14 @@ class ShopOverview:
     def summary(self) -> pd.DataFrame:
         """The KPIs as a one-column table."""
         return self.kpis.to_frame("value")
+
+    def to_frame(self) -> pd.DataFrame:
+        """The monthly table (:func:`period_summary`)."""
+        return self.months
+
+    def plot(self, ax: Any = None) -> Any:
+        """Monthly net amount (:meth:`plot_months`); returns the Axes."""
+        return self.plot_months(ax)
 
     def plot_months(self, ax: Any = None) -> Any:
         """Monthly net amount, bars; returns the Axes."""

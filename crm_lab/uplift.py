@@ -30,6 +30,8 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
+from crm_lab.results import Result
+
 __all__ = ["test", "UpliftResult", "power", "wilson", "qini_curve", "qini_coefficient", "uplift_at_k", "TwoModelUplift"]
 
 
@@ -71,8 +73,8 @@ def _bootstrap_mean_diff(t: np.ndarray, c: np.ndarray, draws: int, rng: np.rando
     return means(t) - means(c)
 
 
-@dataclass
-class UpliftResult:
+@dataclass(frozen=True)
+class UpliftResult(Result):
     """Result of :func:`test`.
 
     Attributes
@@ -104,6 +106,10 @@ class UpliftResult:
 
     def summary(self) -> pd.DataFrame:
         """One row per treatment arm: the comparison with the control arm."""
+        return self.comparisons
+
+    def to_frame(self) -> pd.DataFrame:
+        """Each treatment arm against control (``comparisons``)."""
         return self.comparisons
 
     def plot(self, ax: Any = None) -> Any:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 import pytest
 
@@ -76,16 +78,14 @@ def test_two_wave_touch_plan_against_the_simulated_event(shop):
     assert set(waves.audiences["wave2"].customer_ids()) <= set(g.wave1.customer_ids())
     # Before the data reaches the wave-2 day, its size is forecast from the baseline's cells.
     # Stated tolerances: size within 5% (measured +1.7%), late buyers within 20% (measured +7%).
-    g.wave2_at = pd.Timestamp("2025-12-01")
-    forecast = g.touch_plan().set_index("wave")
+    forecast = dataclasses.replace(g, wave2_at=pd.Timestamp("2025-12-01")).touch_plan().set_index("wave")
     assert forecast.loc["wave2", "basis"] == "forecast"
     assert forecast.loc["wave2", "customers"] == pytest.approx(actual.loc["wave2", "customers"], rel=0.05)
     late = waves.audiences["wave2"].outcome(horizon="3D")  # bought 11-09..11-11, the rest of the event
     assert forecast.loc["wave2", "expected_buyers_untouched"] == pytest.approx(late.buyers, rel=0.20)
     # A touch moves touch_uplift of wave 1 to buying, so wave 2 shrinks by as many.
     touched = cl.campaign.gap(shop, "d11_2025", 600_000, baselines=["d11_2024"], touch_uplift=0.05)
-    touched.wave2_at = pd.Timestamp("2025-12-01")
-    plan = touched.touch_plan().set_index("wave")
+    plan = dataclasses.replace(touched, wave2_at=pd.Timestamp("2025-12-01")).touch_plan().set_index("wave")
     n1 = plan.loc["wave1", "customers"]
     assert plan.loc["wave2", "customers"] == pytest.approx(forecast.loc["wave2", "customers"] - 0.05 * n1)
     assert plan.loc["wave1", "expected_extra_buyers"] == pytest.approx(0.05 * n1)
@@ -101,7 +101,7 @@ def test_wave_two_needs_its_data(shop):
 
 def test_wave_plan_reads_what_each_wave_bought(shop):
     plan = cl.campaign.wave_plan(shop, ("2025-10-20", "2025-11-11"))
-    t = plan.table().set_index("wave")
+    t = plan.summary().set_index("wave")
     assert plan.wave2_at == pd.Timestamp("2025-11-08")
     wave1 = set(plan.recipe.audiences["wave1"].customer_ids())
     o = shop.orders
@@ -115,5 +115,5 @@ def test_wave_plan_reads_what_each_wave_bought(shop):
     # Before the event's wave-2 day the plan holds wave 1 only and says when wave 2 comes.
     early = cl.data.Shop(**shop.tables(), as_of=pd.Timestamp("2025-10-25"), name="early")
     before = cl.campaign.wave_plan(early, ("2025-10-20", "2025-11-11"))
-    assert before.wave2_at is None and list(before.table()["wave"]) == ["wave1"]
+    assert before.wave2_at is None and list(before.summary()["wave"]) == ["wave1"]
     assert "第二波待" in cl.report.wave_plan_verdict(before) and cl.report.wave_plan_cards(before)[2][1] == "–"

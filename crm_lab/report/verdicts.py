@@ -57,7 +57,7 @@ def window_text(start: Any, end: Any) -> str:
 
 def wave_plan_verdict(plan: Any) -> str:
     """大促两波: who each wave is, when it is sent and, once known, what it bought."""
-    t = plan.table().set_index("wave")
+    t = plan.summary().set_index("wave")
     w1 = t.loc["wave1"]
     text = f"第一波 **{w1['customers']:,}** 人（大促前 RF 核心格老客），{w1['send_on']:%m-%d} 发送"
     if pd.notna(w1["response_rate"]):
@@ -74,7 +74,7 @@ def wave_plan_verdict(plan: Any) -> str:
 
 def wave_plan_cards(plan: Any) -> list[Card]:
     """KPI cards: size and response of each wave."""
-    t = plan.table().set_index("wave")
+    t = plan.summary().set_index("wave")
     cards = []
     for wave, label in WAVE_ZH.items():
         if wave in t.index:
