@@ -261,7 +261,8 @@ def _publish_exports(stage: Path, folder: Path, run: dict[str, Any]) -> dict[str
         return None
     import pandas as pd
 
-    day = min(pd.Timestamp(e["as_of"]).strftime("%Y-%m-%d") for e in exports if e["as_of"] not in (None, "None"))
+    days = [pd.Timestamp(e["as_of"]).strftime("%Y-%m-%d") for e in exports if e["as_of"] not in (None, "None")]
+    day = min(days) if days else "undated"
     target = folder / "audiences" / day / run["report"]
     replace_dir(stage, target)
     return {"folder": target.relative_to(folder).as_posix(), "files": exports}
