@@ -40,6 +40,7 @@ from crm_lab.data import (
     window_length,
 )
 from crm_lab.files import atomic_text
+from crm_lab.periods import window
 from crm_lab.results import Result
 
 __all__ = [
@@ -119,8 +120,7 @@ class Audience:
         return observation_end(self.as_of)
 
     def _window_start(self, within: Any) -> pd.Timestamp:
-        start = self._end() - window_length(within)
-        return start
+        return window(within, as_of=self.as_of)[0]
 
     def _table(self, name: str) -> nw.LazyFrame:
         return rules.table(self, name)

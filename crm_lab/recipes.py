@@ -39,7 +39,7 @@ from crm_lab.conversion import at_first_payment
 from crm_lab.data import Shop, net_amount, observation_end, products, window_length
 from crm_lab.files import file_token, inside
 from crm_lab.results import Result
-from crm_lab.rules import _ids_where, as_list, orders_in
+from crm_lab.rules import _ids_where, _span, as_list, orders_in
 
 __all__ = [
     "Recipe",
@@ -175,8 +175,8 @@ def influencer_new_customers(shop: Shop, influencer_ids: Any, *, within: Any = "
                .filter(nw.col("paid_at") >= engine.timestamp(a._window_start(within), orders)))
         return via.select("customer_id").unique()
 
-    aud = base._add(True, f"{window_length(within).days}天内经达人 {', '.join(infl)} 首购的新客",
-                    f"first order ever via {', '.join(infl)} within {window_length(within).days} days", first_via)
+    span_zh, span_en = _span(within)
+    aud = base._add(True, f"{span_zh}经达人 {', '.join(infl)} 首购的新客", f"first order ever via {', '.join(infl)} {span_en}", first_via)
     return Recipe({"new_via_influencer": aud}, _recommendations(shop, aud, top_products, top_partners))
 
 

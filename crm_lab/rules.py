@@ -19,6 +19,7 @@ Examples
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,7 @@ import pandas as pd
 
 from crm_lab import clv, engine, rfm, summary
 from crm_lab.data import EVENTS, Shop, net_amount, products, window_length
+from crm_lab.periods import window
 
 if TYPE_CHECKING:  # the audience imports this module
     from crm_lab.audience import Audience
@@ -91,9 +93,10 @@ def orders_in(a: Audience, product: Any = None, sku: Any = None, category: Any =
               influencer: Any = None, genre: Any = None, source: Any = None) -> nw.LazyFrame:
     """Order lines paid before the audience's ``as_of`` end (and within the window), filtered."""
     lf = table(a, "orders")
-    lf = lf.filter(nw.col("paid_at") < engine.timestamp(a._end(), lf))
-    if within is not None:
-        lf = lf.filter(nw.col("paid_at") >= engine.timestamp(a._window_start(within), lf))
+    if within is None:
+        lf = lf.filter(nw.col("paid_at") < engine.timestamp(a._end(), lf))
+    else:
+        lf = engine.between(lf, "paid_at", *_bounds(a, within))
     for value, col in ((product, "product_id"), (sku, "sku_id"), (genre, "traffic_genre"), (source, "traffic_source")):
         values = as_list(value)
         if values is not None:
@@ -132,8 +135,30 @@ def _check_known(shop: Shop, column: str, values: Any) -> None:
 
 
 def _check_window(within: Any) -> None:
-    if within is not None and window_length(within) <= pd.Timedelta(0):
+    if within is None:
+        return
+    start, end = window(within, as_of="2000-01-01")  # any day: only the window's shape is checked
+    if end <= start:
         raise ValueError(f"window {within!r} must be positive")
+
+
+def _span(within: Any) -> tuple[str, str]:
+    """A window in words, Chinese and English: '90天内' / 'within 90 days', '3个月内', '2025-10-20至2025-11-11'."""
+    if isinstance(within, (tuple, list)):
+        start, end = (pd.Timestamp(d) for d in within)
+        return f"{start:%Y-%m-%d}至{end:%Y-%m-%d}", f"between {start:%Y-%m-%d} and {end:%Y-%m-%d}"
+    calendar = re.fullmatch(r"(\d+)\s*(mo|y)", str(within).strip())
+    if calendar:
+        n, unit = int(calendar[1]), calendar[2]
+        return (f"{n}个月内", f"within {n} months") if unit == "mo" else (f"{n}年内", f"within {n} years")
+    days = window_length(within).days
+    return f"{days}天内", f"within {days} days"
+
+
+def _bounds(a: Audience, within: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The window's ``[start, end)``, never past the audience's ``as_of``."""
+    start, end = window(within, as_of=a.as_of)
+    return start, min(end, a._end())
 
 
 def _what(product: Any, sku: Any, category: Any, influencer: Any, genre: Any, source: Any = None) -> tuple[str, str]:
@@ -157,13 +182,13 @@ def purchase(shop: Shop, include: bool, product: Any = None, sku: Any = None, ca
     _check_known(shop, "sku_id", sku)
     _check_window(within)
     what_zh, what_en = _what(product, sku, category, influencer, genre, source)
-    days = window_length(within).days if within is not None else None
+    span_zh, span_en = _span(within) if within is not None else (None, None)
     if include:
-        zh = f"{days}天内购买过 {what_zh}" if days is not None else f"曾经购买过 {what_zh}"
-        en = f"bought {what_en} " + (f"within {days} days" if days is not None else "ever")
+        zh = f"{span_zh}购买过 {what_zh}" if span_zh else f"曾经购买过 {what_zh}"
+        en = f"bought {what_en} " + (span_en if span_en else "ever")
     else:
-        zh = f"排除{days}天内购买过 {what_zh}" if days is not None else f"排除购买过 {what_zh}"
-        en = f"exclude those who bought {what_en}" + (f" within {days} days" if days is not None else " (ever)")
+        zh = f"排除{span_zh}购买过 {what_zh}" if span_zh else f"排除购买过 {what_zh}"
+        en = f"exclude those who bought {what_en}" + (f" {span_en}" if span_en else " (ever)")
     return Rule(include, zh, en,
                 lambda a: orders_in(a, product, sku, category, within, influencer, genre, source).select("customer_id").unique())
 
@@ -199,8 +224,8 @@ def aggregate(measure: str, low: float | None, high: float | None, within: Any, 
             expr = expr & (nw.col(measure) <= high)
         return per.filter(expr).select("customer_id")
 
-    window_zh = f"{window_length(within).days}天内" if within is not None else "累计"
-    window_en = f" within {window_length(within).days} days" if within is not None else ""
+    window_zh = _span(within)[0] if within is not None else "累计"
+    window_en = f" {_span(within)[1]}" if within is not None else ""
     bounds = [f">= {low:g}" if low is not None else "", f"<= {high:g}" if high is not None else ""]
     text = " 且 ".join(b for b in bounds if b)
     return Rule(True, f"{window_zh}{zh} {text}", f"{en}{window_en} {' and '.join(b for b in bounds if b)}", select,
@@ -213,18 +238,19 @@ def member(joined_within: Any = None, tier: Any = None, min_points: float | None
 
     def select(a: Audience) -> nw.LazyFrame:
         lf = table(a, "members")
-        lf = lf.filter(nw.col("joined_at") < engine.timestamp(a._end(), lf))
-        if joined_within is not None:
-            lf = lf.filter(nw.col("joined_at") >= engine.timestamp(a._window_start(joined_within), lf))
+        if joined_within is None:
+            lf = lf.filter(nw.col("joined_at") < engine.timestamp(a._end(), lf))
+        else:
+            lf = engine.between(lf, "joined_at", *_bounds(a, joined_within))
         if tier is not None:
             lf = lf.filter(nw.col("tier").is_in([int(t) for t in np.atleast_1d(tier)]))
         if min_points is not None:
             lf = lf.filter(nw.col("points") >= min_points)
         return lf.select("customer_id").unique()
 
-    parts_zh = ["会员"] + ([f"{window_length(joined_within).days}天内入会"] if joined_within is not None else []) \
+    parts_zh = ["会员"] + ([f"{_span(joined_within)[0]}入会"] if joined_within is not None else []) \
         + ([f"等级 {tier}"] if tier is not None else []) + ([f"积分 >= {min_points:g}"] if min_points is not None else [])
-    parts_en = ["members"] + ([f"joined within {window_length(joined_within).days} days"] if joined_within is not None else []) \
+    parts_en = ["members"] + ([f"joined {_span(joined_within)[1]}"] if joined_within is not None else []) \
         + ([f"tier {tier}"] if tier is not None else []) + ([f"points >= {min_points:g}"] if min_points is not None else [])
     return Rule(True, "，".join(parts_zh), ", ".join(parts_en), select)
 
@@ -251,13 +277,13 @@ def event(kind: str = "live_view", within: Any = "30D", ref: Any = None) -> Rule
 
     def select(a: Audience) -> nw.LazyFrame:
         lf = table(a, "events")
-        lf = engine.between(lf, "at", a._window_start(within), a._end()).filter(nw.col("event") == kind)
+        lf = engine.between(lf, "at", *_bounds(a, within)).filter(nw.col("event") == kind)
         if ref is not None:
             lf = lf.filter(nw.col("ref").is_in(as_list(ref)))
         return lf.select("customer_id").unique()
 
-    days = window_length(within).days
-    return Rule(True, f"{days}天内{_EVENT_ZH[kind]}", f"{kind} within {days} days", select)
+    span_zh, span_en = _span(within)
+    return Rule(True, f"{span_zh}{_EVENT_ZH[kind]}", f"{kind} {span_en}", select)
 
 
 def _cached(compute: Callable[[Audience], pd.Index]) -> Select:
@@ -305,13 +331,13 @@ def exclude_touched(within: Any = "7D", campaign: Any = None) -> Rule:
 
     def select(a: Audience) -> nw.LazyFrame:
         lf = table(a, "touches")
-        lf = engine.between(lf, "sent_at", a._window_start(within), a._end()).filter(nw.col("group") == "treatment")
+        lf = engine.between(lf, "sent_at", *_bounds(a, within)).filter(nw.col("group") == "treatment")
         if campaign is not None:
             lf = lf.filter(nw.col("campaign_id").is_in(as_list(campaign)))
         return lf.select("customer_id").unique()
 
-    days = window_length(within).days
-    return Rule(False, f"排除{days}天内已触达", f"exclude customers touched within {days} days", select)
+    span_zh, span_en = _span(within)
+    return Rule(False, f"排除{span_zh}已触达", f"exclude customers touched {span_en}", select)
 
 
 def _ids_where(shop: Shop, chosen: Any) -> nw.LazyFrame:

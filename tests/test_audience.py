@@ -238,3 +238,20 @@ def test_from_ids_is_the_given_list_refined_by_more_rules(shop):
     refined = aud.not_bought(within="30D")
     assert set(refined.customer_ids()) == {"C0000001", "C0000002", "C0000003", "nobody"} - recent
     assert refined.describe()["中文"].tolist()[0] == "给定的客户名单"
+
+
+def test_windows_in_months_and_as_pairs_select_what_pandas_selects(shop):
+    """One window vocabulary: '90D', calendar months ('3mo') and a (start, end) pair of days, both included."""
+    orders = shop.orders
+    as_of = pd.Timestamp("2025-09-30")
+    cases = {"3mo": (pd.Timestamp("2025-07-01"), pd.Timestamp("2025-10-01")),
+             ("2025-06-01", "2025-06-18"): (pd.Timestamp("2025-06-01"), pd.Timestamp("2025-06-19")),
+             "90D": (pd.Timestamp("2025-07-03"), pd.Timestamp("2025-10-01"))}
+    for within, (start, end) in cases.items():
+        aud = Audience(shop, as_of=as_of).bought(product="P001", within=within)
+        lines = orders[(orders["product_id"] == "P001") & (orders["paid_at"] >= start) & (orders["paid_at"] < end)]
+        assert set(aud.customer_ids()) == set(lines["customer_id"]), within
+    assert Audience(shop, as_of=as_of).bought(within="3mo").describe()["中文"].iloc[0] == "3个月内购买过 任意商品"
+    assert "2025-06-01至2025-06-18" in Audience(shop, as_of=as_of).event("live_view", within=("2025-06-01", "2025-06-18")).describe()["中文"].iloc[0]
+    with pytest.raises(ValueError, match="no fixed length"):
+        cl.data.window_length("3mo")
