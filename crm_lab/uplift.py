@@ -170,13 +170,17 @@ def _compare(t: pd.DataFrame, c: pd.DataFrame, outcome: str, value: str | None, 
     return out
 
 
-def _heterogeneity(seg: pd.DataFrame) -> pd.DataFrame:
-    """Cochran's Q across segments, per arm, on the additive and multiplicative scales."""
+def _heterogeneity(seg: pd.DataFrame, level: float) -> pd.DataFrame:
+    """Cochran's Q across segments, per arm, on the additive and multiplicative scales.
+
+    The standard errors come back from the segments' intervals at their own ``level``, so Q does
+    not depend on the confidence level asked for.
+    """
     rows = []
+    z = special.ndtri(0.5 + level / 2)
     for arm, part in seg.groupby("arm"):
         if len(part) < 2:
             continue
-        z = special.ndtri(0.975)
         d = part["difference"].to_numpy(float)
         se_d = (part["difference_high"] - part["difference_low"]).to_numpy(float) / (2 * z)
         log_rr = np.log1p(part["relative_lift"].to_numpy(float))
@@ -239,6 +243,8 @@ def test(
     -------
     UpliftResult
     """
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie strictly between 0 and 1 (e.g. 0.95), got {level}")
     data, present = _checked(df, group, outcome, value, cost, segments, covariate, control, arms)
     cuped = None
     if covariate is not None:
@@ -265,7 +271,7 @@ def test(
     if segments is not None:
         seg_table = _per_segment(data, group, segments, control, present, notes,
                                  lambda t, c: _compare(t, c, outcome, value, cost, level, bootstrap, rng), correction)
-    interaction = _heterogeneity(seg_table) if seg_table is not None and len(seg_table) else None
+    interaction = _heterogeneity(seg_table, level) if seg_table is not None and len(seg_table) else None
     return UpliftResult(arms_table, comparisons, seg_table, srm, level, notes, interaction, cuped)
 
 
@@ -294,9 +300,14 @@ def _checked(df: pd.DataFrame, group: str, outcome: str, value: str | None, cost
     for col in (value, cost):
         if col is not None:
             v = pd.to_numeric(df[col], errors="coerce")
-            wrong = v.isna() | (v < 0)
+            wrong = v.isna() | (v < 0) | ~np.isfinite(v.astype(float))
             if wrong.any():
-                raise ValueError(f"{col}: {int(wrong.sum())} missing or negative value(s) (rows {', '.join(map(str, df.index[wrong][:5]))})")
+                raise ValueError(f"{col}: {int(wrong.sum())} missing, infinite or negative value(s) "
+                                 f"(rows {', '.join(map(str, df.index[wrong][:5]))})")
+    small = labels.value_counts().reindex(present)
+    if (small < 2).any():
+        raise ValueError(f"{group}: arms {small[small < 2].to_dict()} have fewer than 2 customers; "
+                         "no difference can be estimated from one customer")
     return df.assign(**{group: labels, outcome: y.astype(int)}), present
 
 
@@ -319,6 +330,8 @@ def _sample_ratio(counts: pd.Series, planned: dict[str, float] | None, present: 
     shares = pd.Series(planned if planned is not None else {a: 1 / len(present) for a in present}, dtype=float)
     if set(shares.index) != set(present):
         raise ValueError(f"planned: shares for {sorted(shares.index)}, arms are {present}")
+    if not ((shares > 0) & (shares < 1)).all() or not np.isclose(shares.sum(), 1.0):
+        raise ValueError(f"planned: shares {shares.to_dict()} must each lie in (0, 1) and sum to 1")
     expected = shares.reindex(present) / shares.sum() * counts.sum()
     chi2, srm_p = stats.chisquare(counts.to_numpy(), expected.to_numpy())
     return {"chi2": float(chi2), "p_value": float(srm_p), "counts": counts.to_dict(), "planned": shares.to_dict(), "passed": bool(srm_p >= 0.001)}
@@ -382,13 +395,36 @@ def power(baseline_rate: float, relative_lift: float | None = None, customers_pe
 # Targeting persuadables: a two-model uplift learner and its metrics (scikit-uplift's definitions)
 
 
+def _metric_inputs(y_true: Any, uplift: Any, treatment: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The uplift metrics' inputs as arrays, checked as scikit-uplift checks them.
+
+    Raises
+    ------
+    ValueError
+        Lengths differ; the outcome or the treatment is not binary with both 0 and 1 present (a
+        treatment coded 1/2, a net amount as outcome, one arm or no responder); an uplift score is
+        not finite.
+    """
+    y, u, t = (np.asarray(v) for v in (y_true, uplift, treatment))
+    if not (y.ndim == u.ndim == t.ndim == 1) or not (y.size == u.size == t.size):
+        raise ValueError(f"y_true, uplift and treatment must be 1-d of one length; got {y.shape}, {u.shape}, {t.shape}")
+    for name, values in (("y_true", y), ("treatment", t)):
+        found = np.unique(values)
+        if not np.array_equal(found, [0, 1]):  # both values present, nothing else (as sklift's check_is_binary)
+            raise ValueError(f"{name} must be binary with both 0 and 1 present; found values {found[:5].tolist()}")
+    if not np.isfinite(u.astype(float)).all():
+        raise ValueError(f"uplift: {int((~np.isfinite(u.astype(float))).sum())} score(s) NaN or infinite")
+    return y.astype(float), u.astype(float), t.astype(int)
+
+
 def qini_curve(y_true: Any, uplift: Any, treatment: Any) -> tuple[np.ndarray, np.ndarray]:
     """Qini curve: customers targeted (by decreasing predicted uplift) vs incremental responders.
 
     At each distinct score: treated responders minus control responders scaled by the ratio of
-    treated to control customers so far; starts at (0, 0). As ``sklift.metrics.qini_curve``.
+    treated to control customers so far; starts at (0, 0). As ``sklift.metrics.qini_curve``,
+    including its input checks (binary outcome and treatment, both arms present).
     """
-    y, u, t = (np.asarray(v) for v in (y_true, uplift, treatment))
+    y, u, t = _metric_inputs(y_true, uplift, treatment)
     order = np.argsort(u, kind="mergesort")[::-1]
     y, t, u = y[order], t[order], u[order]
     thresholds = np.r_[np.where(np.diff(u))[0], u.size - 1]
@@ -408,7 +444,7 @@ def qini_coefficient(y_true: Any, uplift: Any, treatment: Any, negative_effect: 
 
     0 is random targeting, 1 perfect.
     """
-    y, t = np.asarray(y_true), np.asarray(treatment)
+    y, _, t = _metric_inputs(y_true, uplift, treatment)
     x_actual, y_actual = qini_curve(y, uplift, t)
     if negative_effect:
         x_perfect, y_perfect = qini_curve(y, y * t - y * (1 - t), t)
@@ -419,23 +455,34 @@ def qini_coefficient(y_true: Any, uplift: Any, treatment: Any, negative_effect: 
     return float((np.trapezoid(y_actual, x_actual) - baseline) / (np.trapezoid(y_perfect, x_perfect) - baseline))
 
 
-def uplift_at_k(y_true: Any, uplift: Any, treatment: Any, k: float = 0.3, strategy: str = "overall") -> float:
+def uplift_at_k(y_true: Any, uplift: Any, treatment: Any, k: float | int = 0.3, strategy: str = "overall") -> float:
     """Response rate of treated minus control among the top ``k`` by predicted uplift.
 
-    ``overall``: the top k of everyone; ``by_group``: the top k of each arm (as ``sklift``).
+    ``k`` is a share in (0, 1) or a number of customers (an int, fewer than all); ``overall``: the
+    top k of everyone; ``by_group``: the top k of each arm. Inputs and k are checked as
+    ``sklift.metrics.uplift_at_k`` checks them.
     """
-    y, u, t = (np.asarray(v) for v in (y_true, uplift, treatment))
-    if not 0 < k < 1:
-        raise ValueError("k must be a share between 0 and 1")
+    y, u, t = _metric_inputs(y_true, uplift, treatment)
+    if strategy not in ("overall", "by_group"):
+        raise ValueError("strategy must be 'overall' or 'by_group'")
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, float, np.integer, np.floating)):
+        raise ValueError(f"k must be a share in (0, 1] or a whole number of customers, got {k!r}")
+    counting = isinstance(k, (int, np.integer))
+    if counting and not 0 < k < y.size:
+        raise ValueError(f"k = {k} customers: must be between 1 and {y.size - 1} (or give a share in (0, 1))")
+    if not counting and not 0 < k < 1:
+        raise ValueError(f"k = {k}: a share must lie in (0, 1) (or give a whole number of customers)")
+    if counting and strategy == "by_group" and k > min((t == 1).sum(), (t == 0).sum()):
+        raise ValueError(f"k = {k} customers per arm: the smaller arm has {int(min((t == 1).sum(), (t == 0).sum()))}")
     order = np.argsort(u, kind="mergesort")[::-1]
     y, t = y[order], t[order]
     if strategy == "overall":
-        n = int(y.size * k)
+        n = int(k) if counting else int(y.size * k)
         top_y, top_t = y[:n], t[:n]
         return float(top_y[top_t == 1].mean() - top_y[top_t == 0].mean())
-    if strategy == "by_group":
-        return float(y[t == 1][: int((t == 1).sum() * k)].mean() - y[t == 0][: int((t == 0).sum() * k)].mean())
-    raise ValueError("strategy must be 'overall' or 'by_group'")
+    n1 = int(k) if counting else int((t == 1).sum() * k)
+    n0 = int(k) if counting else int((t == 0).sum() * k)
+    return float(y[t == 1][:n1].mean() - y[t == 0][:n0].mean())
 
 
 class TwoModelUplift:

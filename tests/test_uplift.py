@@ -150,6 +150,18 @@ def test_interaction_detected_on_the_shop(sample_shop):
     res = uplift.test(r, outcome="responded_7d", segments="segment", planned={"control": 0.2, "treatment": 0.8}, bootstrap=0)
     additive = res.interaction.set_index("scale").loc["additive (difference of rates)", "p_value"]
     assert additive < 0.001  # the uplift is planted larger for recent live viewers
+    # Cochran's Q is a property of the data, not of the confidence level of the intervals shown.
+    at_80 = uplift.test(r, outcome="responded_7d", segments="segment", planned={"control": 0.2, "treatment": 0.8},
+                        bootstrap=0, level=0.80)
+    np.testing.assert_allclose(at_80.interaction["Q"], res.interaction["Q"], rtol=1e-9)
+    # Against statsmodels' fixed-effect Q on the segments' differences and standard errors.
+    from statsmodels.stats.meta_analysis import combine_effects
+
+    seg = res.segments
+    z = 1.959963984540054
+    se = (seg["difference_high"] - seg["difference_low"]) / (2 * z)
+    q_statsmodels = combine_effects(seg["difference"].to_numpy(), (se**2).to_numpy()).q
+    assert res.interaction.set_index("scale").loc["additive (difference of rates)", "Q"] == pytest.approx(q_statsmodels, rel=1e-9)
 
 
 def test_payment_reminder_counts_payment_of_the_same_order():
@@ -232,3 +244,53 @@ def test_result_plot_draws_rates_with_intervals(hillstrom):
     ax = res.plot()
     assert len(ax.patches) == 3 and ax.get_title()
     plt.close("all")
+
+
+def test_uplift_metrics_check_their_inputs_as_sklift_does():
+    """sklift's own expectations: binary outcome and treatment, one length, k a share or a count."""
+    metrics = pytest.importorskip("sklift.metrics")
+    rng = np.random.default_rng(3)
+    y, t, u = rng.integers(0, 2, 200), rng.integers(0, 2, 200), rng.random(200)
+    bad_inputs = {"treatment coded 1/2": (y, u, t + 1), "net amount as outcome": (y * 99.5, u, t),
+                  "one arm": (y, u, np.ones(200, int)), "lengths differ": (y[:-1], u, t)}
+    for name, (yy, uu, tt) in bad_inputs.items():
+        for ours, theirs in ((uplift.qini_curve, metrics.qini_curve), (uplift.qini_coefficient, metrics.qini_auc_score),
+                             (uplift.uplift_at_k, None)):
+            with pytest.raises(ValueError):
+                ours(yy, uu, tt)
+            if theirs is not None:
+                with pytest.raises(ValueError):
+                    theirs(yy, uu, tt)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        uplift.qini_curve(y, np.r_[u[:-1], np.nan], t)
+    for k in (0, 200, 1.0, 0.0, -0.1, "30%"):
+        with pytest.raises(ValueError):
+            uplift.uplift_at_k(y, u, t, k=k)
+    # k as a count, as sklift takes it, gives sklift's number.
+    for strategy in ("overall", "by_group"):
+        assert uplift.uplift_at_k(y, u, t, k=60, strategy=strategy) == pytest.approx(
+            metrics.uplift_at_k(y, u, t, strategy, k=60), rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"level": 1.5}, "level"),
+        ({"level": 0.0}, "level"),
+        ({"planned": {"control": -0.2, "treatment": 1.2}}, "planned"),
+        ({"planned": {"control": 0.3, "treatment": 0.3}}, "sum to 1"),
+    ],
+)
+def test_test_refuses_what_cannot_be_a_test(kwargs, match):
+    df = pd.DataFrame({"group": ["control", "treatment"] * 50, "responded": [0, 1] * 50, "value": [1.0] * 100})
+    with pytest.raises(ValueError, match=match):
+        uplift.test(df, bootstrap=0, **kwargs)
+
+
+def test_one_customer_per_arm_and_infinite_values_are_refused():
+    one = pd.DataFrame({"group": ["control", "treatment"], "responded": [0, 1]})
+    with pytest.raises(ValueError, match="fewer than 2 customers"):
+        uplift.test(one, bootstrap=0)
+    inf = pd.DataFrame({"group": ["control", "treatment"] * 5, "responded": [0, 1] * 5, "value": [1.0] * 9 + [np.inf]})
+    with pytest.raises(ValueError, match="infinite"):
+        uplift.test(inf, value="value", bootstrap=0)
