@@ -25,8 +25,6 @@ import html
 import re
 from typing import Any
 
-import nbformat
-
 from crm_lab.report.display import note
 
 __all__ = ["CSS", "reader_outputs", "to_html", "page"]
@@ -80,6 +78,8 @@ def reader_outputs(nb: Any) -> tuple[Any, list[str]]:
     (library deprecations go to the log instead). Left out: plain-text reprs, prints, progress
     bars and other stderr text.
     """
+    import nbformat  # 1.6 s to import (its JSON-schema checks): only when a page is built, not in every kernel
+
     shown = copy.deepcopy(nb)
     logged: list[str] = []
     for cell in shown.cells:
