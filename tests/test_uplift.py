@@ -68,6 +68,10 @@ def test_true_uplift_per_segment_lies_in_the_intervals(campaign_id, sample_shop)
     live = res.segments.set_index("segment").loc["live_viewer_30d", "difference"]
     assert live > res.segments.set_index("segment").loc["other", "difference"]  # the planted heterogeneity
     assert overall["roi"] > 0 and overall["cost"] > 0
+    # ROI is net of the cost; return on spend is the gross ratio (the "7.7x" that was called ROI).
+    assert overall["roi"] == pytest.approx((overall["incremental_value"] - overall["cost"]) / overall["cost"])
+    assert overall["return_on_spend"] == pytest.approx(overall["incremental_value"] / overall["cost"])
+    assert overall["return_on_spend"] - overall["roi"] == pytest.approx(1.0)
 
 
 def test_response_windows_match_a_direct_computation(small_shop):

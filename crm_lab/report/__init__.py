@@ -19,6 +19,7 @@ Examples
 from crm_lab.report.display import (
     as_table,
     fmt_pct,
+    fmt_pp,
     fmt_yuan,
     header,
     kpi_cards,
@@ -57,6 +58,7 @@ __all__ = [
     "note",
     "fmt_yuan",
     "fmt_pct",
+    "fmt_pp",
     "load_params",
     "check_parameters",
     "run_notebook",

@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["header", "verdict", "kpi_cards", "table", "as_table", "note", "fmt_yuan", "fmt_pct"]
+__all__ = ["header", "verdict", "kpi_cards", "table", "as_table", "note", "fmt_yuan", "fmt_pct", "fmt_pp"]
 
 
 class _HTML:
@@ -63,6 +63,20 @@ def fmt_pct(value: float, decimals: int = 1, signed: bool = False) -> str:
     if pd.isna(value):
         return "–"
     return f"{value * 100:{'+' if signed else ''}.{decimals}f}%"
+
+
+def fmt_pp(value: float, decimals: int = 1) -> str:
+    """A difference of two rates in percentage points, signed: +4.1 个百分点.
+
+    Examples
+    --------
+    >>> from crm_lab.report import fmt_pp
+    >>> fmt_pp(0.041), fmt_pp(-0.0025)
+    ('+4.1 个百分点', '-0.2 个百分点')
+    """
+    if pd.isna(value):
+        return "–"
+    return f"{value * 100:+.{decimals}f} 个百分点"
 
 
 def header(title: str, **meta: Any) -> _HTML:
