@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from crm_lab.files import clean_stale, file_token, temp_path
+from crm_lab.files import clean_stale, file_token, run_id, temp_path
 
 __all__ = ["main"]
 
@@ -123,14 +123,12 @@ def _audience(args: argparse.Namespace) -> int:
 
 def _publish_audiences(result: Any, out: Path, prefix: str, args: argparse.Namespace) -> Any:
     """Export into a staging folder, then rename each file into ``out``: all or nothing is written."""
-    import datetime as dt
     import os
-    import secrets
     import shutil
 
     out.mkdir(parents=True, exist_ok=True)
     clean_stale(out)
-    run = {"id": f"{dt.datetime.now():%Y%m%dT%H%M%S}-{os.getpid()}-{secrets.token_hex(3)}",
+    run = {"id": run_id(),
            "command": f"crm-lab audience {args.recipe}", "data": str(args.data)}
     stage = temp_path(out / prefix, "staging")
     stage.mkdir()

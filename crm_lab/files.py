@@ -39,7 +39,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["atomic_text", "atomic_frame", "file_token", "inside", "replace_dir", "clean_stale", "temp_path"]
+__all__ = ["atomic_text", "atomic_frame", "file_token", "inside", "replace_dir", "clean_stale", "temp_path", "run_id"]
 
 #: A plain file-name token: letters (Chinese too), digits, ``_`` and ``-``; not starting with ``-``.
 _TOKEN = re.compile(r"^[^\W][\w\-]*$")
@@ -96,6 +96,20 @@ def inside(folder: str | os.PathLike[str], *parts: str) -> Path:
     if resolved != resolved_root and resolved_root not in resolved.parents:
         raise ValueError(f"{'/'.join(parts)!r} points outside {root}: give a name inside the folder")
     return target
+
+
+def run_id() -> str:
+    """An id for one run, recorded in what it publishes: start time, process id and a random part.
+
+    Examples
+    --------
+    >>> from crm_lab.files import run_id
+    >>> len(run_id().split("-"))
+    3
+    """
+    import datetime as dt
+
+    return f"{dt.datetime.now():%Y%m%dT%H%M%S}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
 def temp_path(target: str | os.PathLike[str], kind: str = "tmp") -> Path:

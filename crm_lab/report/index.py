@@ -24,6 +24,7 @@ from filelock import FileLock
 
 import crm_lab
 from crm_lab.files import atomic_text
+from crm_lab.report.display import note
 from crm_lab.report.page import page
 
 __all__ = ["write_index", "read_manifests"]
@@ -72,7 +73,7 @@ def write_index(out: str | os.PathLike[str] = "reports") -> Path:
     with FileLock(str(root / ".index.lock")):
         manifests, problems = read_manifests(root)
         rows = [_row(m, r) for m in manifests for r in m["reports"] if isinstance(r, dict)]
-        notes = "".join(f'<div class="crm-note"><b>注意</b> {html.escape(p)}</div>' for p in problems)
+        notes = "".join(note(p)._repr_html_() for p in problems)
         body = (f"<h1>报告目录</h1>{notes}<div style=\"overflow-x:auto\"><table><tr><th>活动</th><th>报告</th><th>状态</th>"
                 "<th>完成时间</th><th>耗时（秒）</th></tr>" + "".join(rows) + "</table></div>")
         return atomic_text(root / "index.html", page("报告目录 · crm_lab", body, f"crm_lab {html.escape(crm_lab.__version__)}"))

@@ -231,14 +231,15 @@ def _check_spec(spec: RunParams, source: str) -> None:
                               f"{nb.report_name}.html (the second would overwrite the first). Fix: give one a `name:`")
         names[nb.report_name] = i
     if spec.as_of is not None:
-        _check_date(spec.as_of, f"{source}: as_of")
+        parse_date(spec.as_of, f"{source}: as_of")
 
 
-def _check_date(value: str, where: str) -> None:
+def parse_date(value: Any, where: str) -> Any:
+    """A params date as a pandas Timestamp; anything else is an error naming where it stands."""
     import pandas as pd
 
     try:
-        pd.Timestamp(value)
+        return pd.Timestamp(value)
     except (ValueError, TypeError):
         raise ParamsError(f"{where}: {value!r} is not a date. Fix: write it as 2025-11-30") from None
 

@@ -32,14 +32,20 @@ import json
 import logging
 import os
 import platform
-import secrets
 import shutil
 import time
 from pathlib import Path
 from typing import Any
 
 import crm_lab
-from crm_lab.files import atomic_text, clean_stale, inside, replace_dir, temp_path
+from crm_lab.files import (
+    atomic_text,
+    clean_stale,
+    inside,
+    replace_dir,
+    run_id,
+    temp_path,
+)
 from crm_lab.report.index import write_index
 from crm_lab.report.page import to_html
 from crm_lab.report.params import (
@@ -49,6 +55,7 @@ from crm_lab.report.params import (
     check_parameters,
     check_value,
     load_params,
+    parse_date,
     resolve_notebook,
 )
 
@@ -212,16 +219,10 @@ def _extraction_time(data: Any) -> Any:
 
 def _check_as_of(params: dict[str, Any], where: str) -> None:
     """``as_of`` after the data's extraction is an error before anything runs (as in the API)."""
-    import pandas as pd
-
     extracted = _extraction_time(params.get("data"))
     if extracted is None or params.get("as_of") is None:
         return
-    try:
-        as_of = pd.Timestamp(params["as_of"])
-    except (ValueError, TypeError):
-        raise ParamsError(f"{where}: as_of {params['as_of']!r} is not a date. Fix: write it as 2025-11-30") from None
-    if as_of.normalize() > extracted:
+    if parse_date(params["as_of"], f"{where}: as_of").normalize() > extracted:
         raise ParamsError(f"{where}: as_of {params['as_of']} is after the data's extraction at {extracted} "
                           f"({params['data']}/shop.json): nothing after it is known. Fix: an as_of up to {extracted:%Y-%m-%d}")
 
@@ -348,7 +349,7 @@ def run_params(
     folder.mkdir(parents=True, exist_ok=True)
     for path in clean_stale(root):
         log.warning("removed %s, left by a run that died", path)
-    run_id = f"{dt.datetime.now():%Y%m%dT%H%M%S}-{os.getpid()}-{secrets.token_hex(3)}"
+    current_run = run_id()
     work = temp_path(root / f"run-{spec.campaign}", "staging")
     work.mkdir()
 
@@ -358,7 +359,7 @@ def run_params(
         stage.mkdir()
         params = {**shared, **nb.parameters, "report_dir": str(stage.resolve())}
         limit = float(timeout or nb.timeout or spec.timeout or DEFAULT_TIMEOUT)
-        run = {"id": run_id, "params_file": params_path.name, "report": name}
+        run = {"id": current_run, "params_file": params_path.name, "report": name}
         record = {"notebook": nb.notebook, "name": name, "report": f"{name}.html", "title": params.get("title", name),
                   "parameters": {k: v for k, v in params.items() if k != "report_dir"}, "status": "ok", "error": None,
                   "exports": None}
@@ -381,7 +382,7 @@ def run_params(
             records = list(tqdm(pool.map(one, spec.notebooks), total=len(spec.notebooks), desc=spec.campaign, disable=None))
     finally:
         shutil.rmtree(work, ignore_errors=True)  # staged exports of failed notebooks: withdrawn
-    _write_manifest(folder, spec, params_path, run_id, records)
+    _write_manifest(folder, spec, params_path, current_run, records)
     write_index(root)
     failed = [r for r in records if r["status"] != "ok"]
     if failed:
