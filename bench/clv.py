@@ -153,8 +153,8 @@ def cdnow_holdout() -> None:
     print("|---|---:|---:|")
     print(f"| customers | {ours['customers']:,.0f} | {len(ch):,} |")
     print(f"| actual holdout repeat purchases | {ours['actual repeat purchases']:,.0f} | {ch['frequency_holdout'].sum():,.0f} |")
-    print(f"| predicted (BG/NBD) | {ours['predicted (BG/NBD)']:,.1f} | {predicted.sum():,.1f} |")
-    print(f"| MAE per customer (BG/NBD) | {ours['MAE per customer (BG/NBD)']:.4f} | {(predicted - ch['frequency_holdout']).abs().mean():.4f} |")
+    print(f"| predicted (model) | {ours['predicted (model)']:,.1f} | {predicted.sum():,.1f} |")
+    print(f"| MAE per customer (model) | {ours['MAE per customer (model)']:.4f} | {(predicted - ch['frequency_holdout']).abs().mean():.4f} |")
     print(f"| MAE per customer (naive run-rate) | {ours['MAE per customer (naive)']:.4f} | |")
     print("| r, alpha, a, b | " + ", ".join(f"{v:.4g}" for v in rep.model.purchases.params_) + " | "
           + ", ".join(f"{v:.4g}" for v in bgf.params_[["r", "alpha", "a", "b"]]) + " |")

@@ -46,10 +46,10 @@ SUMMARY_COLUMNS = {
     "net_amount": "gross_amount - refund_amount (有效金额)",
     "aov": "net_amount / orders (客单价)",
     "recency_days": "whole days from the last order's day to as_of's day",
-    "frequency": "BG/NBD: repeat purchase days (purchase_days - 1)",
-    "recency": "BG/NBD: days from the first to the last purchase day",
-    "T": "BG/NBD: days from the first purchase day to as_of's day",
-    "monetary_value": "Gamma-Gamma: mean net amount of the repeat purchase days (0 without repeats)",
+    "frequency": "BG/NBD: repeat purchase days (kept purchase days - 1; a day whose orders were all refunded to 0 is no purchase)",
+    "recency": "BG/NBD: days from the first to the last kept purchase day",
+    "T": "BG/NBD: days from the first kept purchase day (else the first order day) to as_of's day",
+    "monetary_value": "Gamma-Gamma: mean net amount of the repeat kept purchase days (0 without repeats)",
 }
 
 
@@ -125,7 +125,9 @@ def customer_summary(source: Any, *, as_of: Any = None) -> pd.DataFrame:
     -----
     Refunds count at their line whenever they happened (the export's current state); amounts are
     in the orders' currency. ``monetary_value`` uses net amounts, so refunds lower a customer's
-    expected spend.
+    expected spend. For the purchase models a day whose orders were all refunded is no purchase:
+    ``frequency``, ``recency`` and ``T`` count kept days (not refunded to nothing) only, so a refunded order
+    is neither a repeat purchase in BG/NBD nor a value in Gamma-Gamma.
 
     Examples
     --------
@@ -165,10 +167,18 @@ def customer_summary(source: Any, *, as_of: Any = None) -> pd.DataFrame:
                 nw.col("paid_at").max().alias("last_order_at"),
             )
         )
-        first_days = per_day.group_by("customer_id").agg(nw.col("day").min().alias("first_day"))
-        per_day = per_day.join(first_days, on="customer_id").with_columns(
-            first_day_net=nw.when(nw.col("day") == nw.col("first_day")).then(nw.col("day_net")).otherwise(0.0),
-            last_day=nw.col("day"),
+        # A day whose orders were all refunded is no purchase for the purchase models: "kept" days
+        # (not refunded down to nothing; a 0-amount order without refund still counts, as in
+        # lifetimes' CDNOW) give frequency, recency, T and the repeat order value.
+        kept = (nw.col("day_net") > 0) | (nw.col("refund") <= 0)
+        per_day = per_day.with_columns(
+            kept=kept.cast(nw.Int64()),
+            kept_day=nw.when(kept).then(nw.col("day")),
+            kept_net=nw.when(kept).then(nw.col("day_net")).otherwise(0.0),
+        )
+        first_days = per_day.group_by("customer_id").agg(nw.col("kept_day").min().alias("first_kept_day"))
+        per_day = per_day.join(first_days, on="customer_id", how="left").with_columns(
+            first_kept_net=nw.when(nw.col("day") == nw.col("first_kept_day")).then(nw.col("day_net")).otherwise(0.0),
         )
         result = per_day.group_by("customer_id").agg(
             nw.col("first_order_at").min(),
@@ -179,9 +189,13 @@ def customer_summary(source: Any, *, as_of: Any = None) -> pd.DataFrame:
             nw.col("gross").sum().alias("gross_amount"),
             nw.col("refund").sum().alias("refund_amount"),
             nw.col("refunded").sum().alias("refund_orders"),
-            nw.col("first_day").min(),
-            nw.col("last_day").max(),
-            nw.col("first_day_net").sum(),
+            nw.col("day").min().alias("first_day"),
+            nw.col("day").max().alias("last_day"),
+            nw.col("kept").sum().alias("kept_days"),
+            nw.col("kept_day").min().alias("first_kept_day"),
+            nw.col("kept_day").max().alias("last_kept_day"),
+            nw.col("kept_net").sum(),
+            nw.col("first_kept_net").sum(),
         )
         df = engine.collect(result)
     return _finish(df, as_of)
@@ -191,7 +205,7 @@ def _finish(df: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     """Date arithmetic and derived columns on the collected one-row-per-customer table."""
     df["customer_id"] = df["customer_id"].astype("str")
     df = df.sort_values("customer_id").set_index("customer_id")
-    for col in ("first_order_at", "last_order_at", "first_day", "last_day"):
+    for col in ("first_order_at", "last_order_at", "first_day", "last_day", "first_kept_day", "last_kept_day"):
         if df[col].dtype != "datetime64[us]":
             df[col] = pd.to_datetime(df[col]).astype("datetime64[us]")
     end_day = as_of.normalize()
@@ -209,10 +223,12 @@ def _finish(df: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     out["net_amount"] = out["gross_amount"] - out["refund_amount"]
     out["aov"] = out["net_amount"] / out["orders"]
     out["recency_days"] = ((end_day - df["last_day"]) / one_day).astype("int64")
-    out["frequency"] = (out["purchase_days"] - 1).astype("float64")
-    out["recency"] = ((df["last_day"] - df["first_day"]) / one_day).astype("float64")
-    out["T"] = ((end_day - df["first_day"]) / one_day).astype("float64")
-    repeat_net = out["net_amount"] - df["first_day_net"].astype("float64")
+    # Purchase-model inputs from kept days; a customer who refunded everything is a one-time
+    # buyer from the first order day.
+    out["frequency"] = (df["kept_days"].astype("int64") - 1).clip(lower=0).astype("float64")
+    out["recency"] = ((df["last_kept_day"] - df["first_kept_day"]) / one_day).fillna(0.0).astype("float64")
+    out["T"] = ((end_day - df["first_kept_day"].fillna(df["first_day"])) / one_day).astype("float64")
+    repeat_net = df["kept_net"].astype("float64") - df["first_kept_net"].astype("float64")
     out["monetary_value"] = (repeat_net / out["frequency"].where(out["frequency"] > 0)).fillna(0.0)
     out.index.name = "customer_id"
     out.attrs["as_of"] = as_of  # for the reader; crm_lab itself never relies on it

@@ -174,8 +174,8 @@ def test_holdout_evaluation_on_a_bgnbd_shop():
     shop = cl.datasets.make_shop(6_000, seed=5, promotions=False, campaigns=False)
     rep = cl.clv.evaluate(shop, "2025-03-31", "2025-11-30")
     table = rep.summary()["value"]
-    assert table["predicted (BG/NBD)"] == pytest.approx(table["actual repeat purchases"], rel=0.1)
-    assert table["MAE per customer (BG/NBD)"] < table["MAE per customer (naive)"]
+    assert table["predicted (model)"] == pytest.approx(table["actual repeat purchases"], rel=0.1)
+    assert table["MAE per customer (model)"] < table["MAE per customer (naive)"]
     assert set(rep.by_frequency.index) >= {"0", "1", "7+"}
     last_cal = rep.tracking[rep.tracking["period"] == "calibration"].iloc[-1]
     assert last_cal["expected"] == pytest.approx(last_cal["actual"], rel=0.1)
@@ -196,3 +196,144 @@ def test_penalty_shrinks_and_holdout_plots_draw(small_shop):
     assert len(rep.plot_tracking().lines) >= 2
     assert len(rep.plot_by_frequency().patches) >= 3 * len(rep.by_frequency)
     plt.close("all")
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 13: honest at the edges
+
+
+@lifetimes_only
+@pytest.mark.parametrize("penalizer", [0.01, 0.1])
+def test_penalizer_is_lifetimes_penalizer_coef(cdnow, penalizer):
+    # lifetimes 0.11 scales time to max T = 1 before penalising; at 0.1 it gives .2309, 4.2193, .1287, .2671.
+    from lifetimes import BetaGeoFitter
+
+    d, _ = cdnow
+    ours = BetaGeo(penalizer, time_unit="weeks").fit(d["frequency"], d["recency"], d["T"])
+    theirs = BetaGeoFitter(penalizer_coef=penalizer).fit(d["frequency"], d["recency"], d["T"])
+    np.testing.assert_allclose(ours.params_.to_numpy(), theirs.params_[["r", "alpha", "a", "b"]].to_numpy(), rtol=1e-3)
+    # The same customers in days: the same estimates (alpha in days), the penalty is unit-free.
+    days = BetaGeo(penalizer).fit(d["frequency"], d["recency"] * 7, d["T"] * 7)
+    np.testing.assert_allclose(days.params_.to_numpy() / [1, 7, 1, 1], ours.params_.to_numpy(), rtol=1e-4)
+
+
+@lifetimes_only
+def test_pareto_nbd_equals_lifetimes_on_cdnow(cdnow):
+    from lifetimes import ParetoNBDFitter
+
+    d, _ = cdnow
+    x, tx, t = d["frequency"], d["recency"], d["T"]
+    ours = cl.clv.ParetoNBD(time_unit="weeks").fit(x, tx, t)
+    # lifetimes' test suite: [0.553, 10.578, 0.606, 11.669]; Fader and Hardie's log-likelihood -9595.0.
+    np.testing.assert_allclose(ours.params_.to_numpy(), [0.553, 10.578, 0.606, 11.669], rtol=2e-3)
+    assert ours.log_likelihood_ == pytest.approx(-9595.0, abs=0.1)
+    assert ours.converged_ and not ours.diagnostics_
+    theirs = ParetoNBDFitter()
+    theirs.params_ = pd.Series(ours.params_.to_numpy(), index=["r", "alpha", "s", "beta"])
+    for horizon in (1.0, 39.0):
+        np.testing.assert_allclose(ours.expected_purchases(horizon, x, tx, t),
+                                   theirs.conditional_expected_number_of_purchases_up_to_time(horizon, x, tx, t), rtol=1e-8)
+    np.testing.assert_allclose(ours.probability_alive(x, tx, t), theirs.conditional_probability_alive(x, tx, t), rtol=1e-8)
+    np.testing.assert_allclose(ours.expected_purchases_new([1.0, 78.0]), theirs.expected_number_of_purchases_up_to_time(np.array([1.0, 78.0])), rtol=1e-10)
+    # One-time buyers are not all alive under Pareto/NBD.
+    assert ours.probability_alive(np.zeros(1), np.zeros(1), np.array([70.0]))[0] < 0.9
+
+
+@pytest.fixture(scope="module")
+def online_retail_orders():
+    if not cl.datasets.shared_data_path("online_retail_clean.parquet").exists():
+        pytest.skip("../shared/data is not beside this checkout")
+    df = cl.datasets.load_online_retail()
+    orders = pd.DataFrame({"customer_id": df["CustomerID"].astype(int).astype("str"), "order_id": df["InvoiceNo"].astype("str"),
+                           "paid_at": pd.to_datetime(df["InvoiceDate"]), "paid_amount": df["Quantity"] * df["UnitPrice"]})
+    return orders[orders["paid_amount"] > 0]
+
+
+def test_boundary_fit_on_online_retail_is_not_trusted_and_the_report_says_so(online_retail_orders):
+    s = cl.summary.customer_summary(online_retail_orders, as_of="2011-09-01")
+    with pytest.warns(UserWarning, match="cannot be trusted"):
+        model = cl.clv.fit(s)
+    bg = model.purchases
+    assert not bg.converged_ and not model.trustworthy
+    assert bg.params_["a"] < 1e-5 and any("edge of the parameter space" in d for d in bg.diagnostics_)
+    assert model.diagnostics[0].startswith("BG/NBD: ")
+    with pytest.warns(UserWarning, match="cannot be trusted"):
+        check = cl.clv.evaluate(online_retail_orders, "2011-09-01", "2011-12-09")
+    hs = check.summary()["value"]
+    # The model is worse than the naive run-rate on the holdout (MAE 0.988 vs 0.964) and says it.
+    assert hs["MAE per customer (model)"] == pytest.approx(0.988, abs=0.005)
+    assert hs["MAE per customer (naive)"] == pytest.approx(0.964, abs=0.005)
+    assert not check.beats_naive and check.comparison.loc["naive", "best"]
+    pred = model.predict()
+    verdict = cl.report.clv_verdict(model, pred, check, 90)
+    assert verdict.startswith("**模型不可信**") and "不如朴素预测" in verdict
+    cards = dict((label, value) for label, value, _ in cl.report.clv_cards(model, pred, check, 90))
+    assert cards["平均活跃概率"] == "–" and cards["预测价值合计"] == "–"
+
+
+def test_a_trusted_fit_gets_a_plain_verdict(small_shop):
+    model = cl.clv.fit(cl.summary.customer_summary(small_shop))
+    check = cl.clv.evaluate(small_shop, "2025-03-31", "2025-11-30")
+    assert model.trustworthy and model.diagnostics == []
+    verdict = cl.report.clv_verdict(model, model.predict(), check, 90)
+    assert verdict.startswith("未来90天预测有效金额合计") and "模型不可信" not in verdict
+
+
+def test_identical_customers_and_impossible_frequencies_are_refused():
+    same = pd.DataFrame({"frequency": [3.0] * 200, "recency": [50.0] * 200, "T": [100.0] * 200, "monetary_value": [20.0] * 200})
+    with pytest.raises(ValueError, match="same frequency, recency and T"):
+        cl.clv.fit(same)
+    odd = _frame(frequency=[0.0, 500.0, 1.0], recency=[0.0, 99.0, 10.0], T=[40.0, 120.0, 20.0])
+    with pytest.raises(ValueError, match=r"frequency exceeds the days between first and last purchase .*c2"):
+        cl.clv.fit(odd)
+    with pytest.raises(ValueError, match="same frequency and order value"):
+        GammaGamma().fit([2, 2, 2], [10.0, 10.0, 10.0])
+
+
+@lifetimes_only
+def test_gamma_gamma_keeps_q_above_one_and_says_when_it_is_at_the_limit(cdnow):
+    from lifetimes import GammaGammaFitter
+
+    _, dm = cdnow
+    repeat = dm[dm["frequency"] > 0]
+    # lifetimes ends at q = 0.968 with penalizer 0.01, where the mean order value is infinite.
+    assert GammaGammaFitter(penalizer_coef=0.01).fit(repeat["frequency"], repeat["monetary_value"]).params_["q"] < 1
+    with pytest.warns(UserWarning, match="q = 1 is at its lower limit"):
+        gg = GammaGamma(penalizer=0.01).fit(repeat["frequency"], repeat["monetary_value"])
+    assert gg.params_["q"] > 1 and not gg.converged_
+    assert np.isfinite(gg.expected_order_value(repeat["frequency"], repeat["monetary_value"])).all()
+
+
+def test_fully_refunded_days_are_not_purchases():
+    day = pd.Timestamp("2025-01-01")
+    orders = pd.DataFrame({
+        "customer_id": ["a", "a", "a", "b", "b"], "order_id": ["o1", "o2", "o3", "o4", "o5"],
+        "paid_at": [day, day + pd.Timedelta(days=10), day + pd.Timedelta(days=20), day + pd.Timedelta(days=5), day + pd.Timedelta(days=8)],
+        "paid_amount": [100.0, 50.0, 80.0, 60.0, 0.0], "refund_amount": [0.0, 50.0, 30.0, 60.0, 0.0],
+    })
+    s = cl.summary.customer_summary(orders, as_of="2025-01-31")
+    # a: day 10 refunded in full is no purchase; day 20 (net 50) is the one repeat.
+    assert s.loc["a", ["purchase_days", "frequency", "recency", "T", "monetary_value"]].tolist() == [3, 1.0, 20.0, 30.0, 50.0]
+    # b: the first order refunded in full; the 0-amount order without refund is the first purchase.
+    assert s.loc["b", ["frequency", "recency", "T"]].tolist() == [0.0, 0.0, 22.0]
+
+
+def test_auto_picks_the_smaller_holdout_error_and_says_why(shop_4k):
+    check = cl.clv.evaluate(shop_4k, "2025-03-31", "2025-11-30", model="auto")
+    assert set(check.comparison.index) == {"bgnbd", "pareto_nbd", "naive"}
+    best = check.comparison.drop(index="naive")["mae"].idxmin()
+    assert check.model.purchases.label == check.comparison.loc[best, "model"]
+    s = cl.summary.customer_summary(shop_4k)
+    model = cl.clv.fit(s, model="auto", holdout=check)
+    assert model.purchases.label == check.comparison.loc[best, "model"]
+    assert "smaller holdout error" in model.notes[-1] and model.choice["chosen"].sum() == 1
+    by_likelihood = cl.clv.fit(s, model="auto")
+    assert "higher log-likelihood" in by_likelihood.notes[-1]
+    lls = by_likelihood.choice["log_likelihood"]
+    assert by_likelihood.choice.loc[lls.idxmax(), "chosen"]
+    with pytest.raises(ValueError, match="model='auto'"):
+        cl.clv.fit(s, model="auto", holdout=cl.clv.evaluate(shop_4k, "2025-03-31", "2025-11-30"))
+    with pytest.raises(ValueError, match="model must be one of"):
+        cl.clv.fit(s, model="pareto")
+    tiers = model.tier_summary()
+    assert "one_time_share" in tiers and tiers["one_time_share"].between(0, 1).all()

@@ -37,6 +37,8 @@ from crm_lab.report.params import (
 )
 from crm_lab.report.runner import DEFAULT_TIMEOUT, ReportError, run_notebook, run_params
 from crm_lab.report.verdicts import (
+    clv_cards,
+    clv_verdict,
     overview_cards,
     overview_verdict,
     wave_plan_cards,
@@ -66,6 +68,8 @@ __all__ = [
     "write_index",
     "overview_verdict",
     "overview_cards",
+    "clv_verdict",
+    "clv_cards",
     "wave_plan_verdict",
     "wave_plan_cards",
     "window_text",

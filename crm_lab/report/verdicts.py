@@ -22,7 +22,7 @@ import pandas as pd
 from crm_lab.report.display import fmt_pct, fmt_yuan
 from crm_lab.report.labels import WAVE_ZH
 
-__all__ = ["overview_verdict", "overview_cards", "wave_plan_verdict", "wave_plan_cards", "window_text"]
+__all__ = ["overview_verdict", "overview_cards", "wave_plan_verdict", "wave_plan_cards", "window_text", "clv_verdict", "clv_cards"]
 
 Card = tuple[str, str, str]
 
@@ -84,3 +84,33 @@ def wave_plan_cards(plan: Any) -> list[Card]:
         else:
             cards += [(f"{label}人数", "–", "待圈选"), (f"{label}购买率", "–", "")]
     return cards
+
+
+def clv_verdict(model: Any, predictions: pd.DataFrame, holdout: Any, horizon_days: int) -> str:
+    """客户价值预测: the predicted total, or "模型不可信" when the fit cannot be trusted, and whether
+    the model forecast the holdout better than the naive run-rate."""
+    hs = holdout.summary()["value"]
+    actual, predicted = hs["actual repeat purchases"], hs["predicted (model)"]
+    check = (f"验证期实际复购 {actual:,.0f} 次，模型预测 {predicted:,.0f} 次"
+             f"（误差 {fmt_pct(predicted / actual - 1, signed=True)}）" if actual > 0 else "验证期没有复购")
+    if holdout.beats_naive:
+        check += "，优于朴素预测（按历史频率外推）"
+    else:
+        check += (f"，**不如朴素预测**（人均误差 {hs['MAE per customer (model)']:.3f}，朴素 "
+                  f"{hs['MAE per customer (naive)']:.3f}）")
+    if not model.trustworthy:
+        return ("**模型不可信**：参数估计落在边界或无法确定（诊断见下），下面的预测数字不能当作事实，"
+                f"不宜据此分层投放。{check}。")
+    return f"未来{horizon_days}天预测有效金额合计 **{fmt_yuan(predictions['clv'].sum())}**；{check}。"
+
+
+def clv_cards(model: Any, predictions: pd.DataFrame, holdout: Any, horizon_days: int) -> list[Card]:
+    """KPI cards of the CLV report; the model's numbers are struck out (–) when it cannot be trusted."""
+    hs = holdout.summary()["value"]
+    trusted = model.trustworthy
+    return [
+        ("预测价值合计", fmt_yuan(predictions["clv"].sum()) if trusted else "–", f"未来{horizon_days}天" if trusted else "模型不可信"),
+        ("平均活跃概率", fmt_pct(predictions["p_alive"].mean()) if trusted else "–", "P(alive)" if trusted else "模型不可信"),
+        ("验证期误差 (MAE)", f"{hs['MAE per customer (model)']:.3f}", f"朴素预测 {hs['MAE per customer (naive)']:.3f}"),
+        ("客户数", f"{len(predictions):,}", ""),
+    ]
