@@ -62,6 +62,11 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'crm_lab.audience' has no attribute {name!r}")
 
 
+#: The seed of the treatment / control split, shared by :meth:`Audience.split_control` and
+#: :meth:`Audience.export`: the same share and seed always give the same groups.
+CONTROL_SEED = 0
+
+
 @dataclass(frozen=True)
 class Audience:
     """Customers selected by rules on a shop, as of a moment.
@@ -306,23 +311,27 @@ class Audience:
              "中文": [r.zh for r in self.rules], "English": [r.en for r in self.rules]}
         )
 
-    def split_control(self, share: float = 0.1, seed: int = 0) -> pd.DataFrame:
+    def split_control(self, share: float = 0.1, seed: int = CONTROL_SEED) -> pd.DataFrame:
         """Random, reproducible treatment / control split, stable when the audience grows.
 
         Each customer's group depends only on its id and ``seed`` (a keyed hash), never on who
-        else is in the audience.
+        else is in the audience: :meth:`export` with the same share and seed (both default to
+        :data:`CONTROL_SEED`) writes the same groups, and ``export(groups=split)`` writes this one.
 
         Returns
         -------
-        pandas.DataFrame: ``customer_id, group`` (``treatment`` / ``control``).
+        pandas.DataFrame: ``customer_id, group`` (``treatment`` / ``control``); ``attrs`` holds
+        ``share`` and ``seed``.
         """
         if not 0 < share < 1:
             raise ValueError("share must be between 0 and 1")
         ids = self.customer_ids()
-        return pd.DataFrame({"customer_id": ids, "group": _assign(ids, share, seed)})
+        split = pd.DataFrame({"customer_id": ids, "group": _assign(ids, share, seed)})
+        split.attrs.update(share=share, seed=int(seed))
+        return split
 
-    def export(self, path: str | os.PathLike[str], control_share: float | None = None, seed: int = 0,
-               ids: str = "customer_id", run: dict[str, Any] | None = None) -> Path:
+    def export(self, path: str | os.PathLike[str], control_share: float | None = None, seed: int = CONTROL_SEED,
+               ids: str = "customer_id", run: dict[str, Any] | None = None, groups: pd.DataFrame | None = None) -> Path:
         """Write the audience's ids (and groups) as CSV plus ``<path>.manifest.json``; atomic.
 
         An empty audience writes a file with the header only and its manifest, so that a pickup
@@ -335,6 +344,9 @@ class Audience:
             platforms that match on it). Never a phone number, name or address.
         run : dict, optional
             The run that made the export (id, command), recorded in the manifest.
+        groups : pandas.DataFrame, optional
+            A split from :meth:`split_control` to write as it is (its share and seed go to the
+            manifest); it must hold exactly this audience's customers.
 
         Notes
         -----
@@ -342,7 +354,9 @@ class Audience:
         (``Shop.source``: folder, extraction time, fingerprint of its files), the rules, the
         groups and ``run``.
         """
-        out, missing = _export_rows(self, control_share, seed, ids)
+        if groups is not None:
+            control_share, seed = _check_groups(self, groups)
+        out, missing = _export_rows(self, control_share, seed, ids, groups)
         target = atomic_write(out, path)
         manifest = {
             "name": self.name, "as_of": str(self.as_of), "created_at": dt.datetime.now().isoformat(timespec="seconds"),
@@ -397,9 +411,27 @@ class Outcome(Result):
                               "net_amount": self.net_amount, "start": self.start, "end": self.end}])
 
 
-def _export_rows(aud: Audience, control_share: float | None, seed: int, ids: str) -> tuple[pd.DataFrame, int]:
+def _check_groups(aud: Audience, groups: pd.DataFrame) -> tuple[float, int]:
+    """The share and seed of a split given to export; an error unless it is this audience's."""
+    if not {"customer_id", "group"} <= set(groups.columns) or not {"share", "seed"} <= set(groups.attrs):
+        raise ValueError("groups: give the frame returned by Audience.split_control (customer_id, group, with its share and seed)")
+    ids = set(aud.customer_ids())
+    given = set(groups["customer_id"].astype("str"))
+    if given != ids:
+        raise ValueError(f"groups: the split has {len(given - ids):,} customer(s) not in the audience and lacks {len(ids - given):,}; "
+                         "split this audience again (the data or the rules changed)")
+    return float(groups.attrs["share"]), int(groups.attrs["seed"])
+
+
+def _export_rows(aud: Audience, control_share: float | None, seed: int, ids: str,
+                 groups: pd.DataFrame | None = None) -> tuple[pd.DataFrame, int]:
     """The rows an export writes (``id`` and, with a control share, ``group``) and how many lack the id."""
-    out = aud.split_control(control_share, seed) if control_share else pd.DataFrame({"customer_id": aud.customer_ids()})
+    if groups is not None:
+        out = groups[["customer_id", "group"]].assign(customer_id=groups["customer_id"].astype("str")).reset_index(drop=True)
+    elif control_share:
+        out = aud.split_control(control_share, seed)
+    else:
+        out = pd.DataFrame({"customer_id": aud.customer_ids()})
     if ids == "phone_hash":
         members = engine.collect(aud._table("members").select("customer_id", "phone_hash"))
         out = out.merge(members, on="customer_id", how="left")

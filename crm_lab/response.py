@@ -26,7 +26,7 @@ import narwhals as nw
 import pandas as pd
 
 from crm_lab import engine, summary
-from crm_lab.data import OWN_SALES, Shop, net_amount, window_length
+from crm_lab.data import OWN_SALES, Shop, net_amount, observation_end, window_length
 
 __all__ = ["response", "window_label", "payment_reminder_response", "influencer_genre", "responder_products", "touch_features"]
 
@@ -36,8 +36,17 @@ def window_label(window: str) -> str:
     return str(window).strip().lower()
 
 
-def response(shop: Shop, campaign_id: str, windows: tuple[str, ...] = ("24h", "7D"), exclusive: bool = False) -> pd.DataFrame:
+def response(shop: Shop, campaign_id: str, windows: tuple[str, ...] = ("24h", "7D"), exclusive: bool = False,
+             partial: bool = False) -> pd.DataFrame:
     """Per touched customer: responded, orders and net amount within each window after the touch.
+
+    Parameters
+    ----------
+    partial : bool
+        For a report that runs while the windows are still open (a daily report): count what the
+        data hold so far instead of refusing. ``attrs["final"]`` is then False and
+        ``attrs["observed_until"]`` the data's end; pass ``final=`` on to
+        :func:`crm_lab.uplift.test` for intervals valid at every look.
 
     Returns
     -------
@@ -49,7 +58,7 @@ def response(shop: Shop, campaign_id: str, windows: tuple[str, ...] = ("24h", "7
     Raises
     ------
     ValueError
-        Unknown campaign, or a window that reaches past the data's end.
+        Unknown campaign, or (unless ``partial``) a window that reaches past the data's end.
     """
     if shop.touches is None:
         raise ValueError("response: the shop has no touches table")
@@ -59,12 +68,16 @@ def response(shop: Shop, campaign_id: str, windows: tuple[str, ...] = ("24h", "7
         known = sorted(engine.collect(touches_lf.select("campaign_id").unique())["campaign_id"])
         raise ValueError(f"no touches for campaign {campaign_id!r}; campaigns: {known}")
     longest = max(window_length(w) for w in windows)
-    if shop.as_of is not None and touches["sent_at"].max() + longest > pd.Timestamp(shop.as_of) + pd.Timedelta(days=1):
+    open_window = shop.as_of is not None and touches["sent_at"].max() + longest > pd.Timestamp(shop.as_of) + pd.Timedelta(days=1)
+    if open_window and not partial:
         raise ValueError(f"campaign {campaign_id}: the {longest} window after the last touch ({touches['sent_at'].max()}) "
-                         f"reaches past the data's end ({pd.Timestamp(shop.as_of).date()}); responses would be undercounted")
+                         f"reaches past the data's end ({pd.Timestamp(shop.as_of).date()}); responses would be undercounted. "
+                         "Fix: response(..., partial=True) for an interim look")
     orders = engine.lazy(shop.orders)
     sent = engine.like(shop.orders, touches[["touch_id", "customer_id", "sent_at"]])
     lines = orders.select("customer_id", "order_id", "paid_at", net_amount().alias("net"))
+    if shop.as_of is not None:  # nothing after the moment of observation, also when the orders go on
+        lines = lines.filter(nw.col("paid_at") < engine.timestamp(observation_end(shop.as_of), lines))
     joined = lines.join(sent, on="customer_id").filter(
         (nw.col("paid_at") > nw.col("sent_at")) & (nw.col("paid_at") <= nw.col("sent_at") + longest.to_pytimedelta())
     )
@@ -86,7 +99,10 @@ def response(shop: Shop, campaign_id: str, windows: tuple[str, ...] = ("24h", "7
         out[f"net_{label}"] = out["touch_id"].map(per["net"]).fillna(0.0)
         out[f"responded_{label}"] = (out[f"orders_{label}"] > 0).astype("int64")
     out["other_touches"] = out["touch_id"].map(_other_touches(shop, touches, campaign_id, longest)).fillna(0).astype("int64")
-    return out.sort_values("customer_id", ignore_index=True)
+    out = out.sort_values("customer_id", ignore_index=True)
+    out.attrs["final"] = not open_window
+    out.attrs["observed_until"] = None if shop.as_of is None else pd.Timestamp(shop.as_of)
+    return out
 
 
 def _other_touches(shop: Shop, touches: pd.DataFrame, campaign_id: str, longest: pd.Timedelta) -> pd.Series:
@@ -152,20 +168,18 @@ def influencer_genre(shop: Shop, *, since: Any = None, as_of: Any = None, freq: 
     (table, trend): ``table`` per influencer (``自营`` for the shop's own sales) and genre;
     ``trend`` the same per period (``freq``) for the influencer x genre cells.
     """
-    table = summary.breakdown(shop, ["influencer_name", "traffic_genre"], as_of=as_of, since=since)
+    keys = ["influencer_name", "traffic_genre"]
+    table = summary.breakdown(shop, keys, as_of=as_of, since=since)
     table["influencer_name"] = table["influencer_name"].fillna(OWN_SALES)
-    lines = engine.lazy(shop.orders)
+    lines, _ = summary.order_lines(shop, as_of=as_of, keep=keys)  # the table's lines: as_of and since alike
     period = engine.collect(
-        lines.with_columns(period=nw.col("paid_at").dt.truncate(freq),
-                           net=net_amount())
-        .group_by("period", "influencer_name", "traffic_genre", drop_null_keys=False)
-        .agg(nw.col("net").sum().alias("net_amount"), nw.col("paid_amount").sum().alias("gross_amount"),
-             nw.col("refund_amount").sum().alias("refund_amount"), nw.col("order_id").n_unique().alias("orders"))
+        summary.after(lines, since).with_columns(period=nw.col("paid_at").dt.truncate(freq))
+        .group_by("period", *keys, drop_null_keys=False)
+        .agg(nw.col("net").sum().alias("net_amount"), nw.col("gross").sum().alias("gross_amount"),
+             nw.col("refund").sum().alias("refund_amount"), nw.col("order_id").n_unique().alias("orders"))
     )
     period["influencer_name"] = period["influencer_name"].fillna(OWN_SALES)
     period["refund_rate"] = period["refund_amount"] / period["gross_amount"]
-    if since is not None:
-        period = period[period["period"] >= pd.Timestamp(since)]
     return table, period.sort_values(["period", "net_amount"], ascending=[True, False], ignore_index=True)
 
 

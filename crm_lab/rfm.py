@@ -25,6 +25,7 @@ True
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Literal
 
 import numpy as np
@@ -58,11 +59,14 @@ DEFAULT_THRESHOLDS = {
 
 
 def _quantile_score(values: np.ndarray, bins: int, higher_is_better: bool) -> np.ndarray:
-    """1..bins by the population's quantiles; equal values get equal scores."""
+    """1..bins by rank: ``ceil(bins * share of customers at or below the value)``.
+
+    Ties get the better score, the one of the top of their run of ranks: when most customers
+    share the best recency, they score ``bins``, not 1; distinct values get their quantile bin.
+    """
     v = values if higher_is_better else -values
-    edges = np.unique(np.quantile(v, np.arange(1, bins) / bins))
-    # A value on an edge goes to the lower bin, so a score never splits ties.
-    return 1 + np.searchsorted(edges, v, side="left")
+    at_or_below = np.searchsorted(np.sort(v), v, side="right")
+    return np.clip(np.ceil(bins * at_or_below / v.size - 1e-9), 1, bins).astype("int64")
 
 
 def _threshold_score(values: np.ndarray, cuts: tuple[float, ...], higher_is_better: bool) -> np.ndarray:
@@ -70,6 +74,19 @@ def _threshold_score(values: np.ndarray, cuts: tuple[float, ...], higher_is_bett
     if higher_is_better:
         return 1 + np.searchsorted(cuts_arr, values, side="right")
     return len(cuts_arr) + 1 - np.searchsorted(cuts_arr, values, side="left")
+
+
+def _high(scores: np.ndarray, method: str, name: str) -> np.ndarray:
+    """Above-average scores are "high" (2 of 1/2 for ``mean``). When every customer has the same
+    score the dimension separates no one: all count as high (ties get the better side) and a
+    UserWarning says so."""
+    if np.ptp(scores) == 0:
+        warnings.warn(f"rfm: every customer has the same {name} score ({scores[0]}); {name} does not separate "
+                      "customers and counts as high for all", UserWarning, stacklevel=4)  # _high <- comprehension <- score
+        return np.ones(scores.size, dtype=bool)
+    if method == "mean":
+        return scores == 2
+    return scores > scores.mean()
 
 
 def score(
@@ -89,7 +106,8 @@ def score(
         One row per customer with the columns named below (customer_summary gives them).
     method : {"quantile", "thresholds", "mean"}
     bins : int
-        Number of scores for ``quantile`` (5: scores 1-5).
+        Number of scores for ``quantile`` (5: scores 1-5), at least 2. A score is the bin of the
+        customer's rank; tied customers share the better score (the top of their ranks).
     thresholds : dict, optional
         Cut points per dimension for ``thresholds`` (default :data:`DEFAULT_THRESHOLDS`).
     monetary, frequency, recency : str
@@ -115,6 +133,8 @@ def score(
                          "Fix: compute it with crm_lab.summary.customer_summary")
     if summary.empty:
         raise ValueError("summary: no customers to score")
+    if method == "quantile" and (isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 2):
+        raise ValueError(f"bins must be a whole number >= 2 (5: scores 1-5), got {bins!r}")
     values = {}
     for name, col in (("recency", recency), ("frequency", frequency), ("monetary", monetary)):
         v = pd.to_numeric(summary[col], errors="coerce").to_numpy(dtype="float64")
@@ -138,9 +158,7 @@ def score(
             raise ValueError("method must be 'quantile', 'thresholds' or 'mean'")
         out[f"{short}_score"] = s.astype("int64")
     out["rfm_score"] = out["r_score"].astype(str) + out["f_score"].astype(str) + out["m_score"].astype(str)
-    high = {k: out[f"{k}_score"].to_numpy() > out[f"{k}_score"].mean() for k in ("r", "f", "m")}
-    if method == "mean":  # scores are 1/2: "high" is 2
-        high = {k: out[f"{k}_score"].to_numpy() == 2 for k in ("r", "f", "m")}
+    high = {k: _high(out[f"{k}_score"].to_numpy(), method, name) for k, name in (("r", "recency"), ("f", "frequency"), ("m", "monetary"))}
     keys = list(zip(high["r"], high["f"], high["m"]))
     out["rfm_segment"] = pd.Categorical([SEGMENTS[k][0] for k in keys], categories=SEGMENT_ORDER)
     out["rfm_segment_en"] = [SEGMENTS[k][1] for k in keys]

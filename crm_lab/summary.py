@@ -101,6 +101,14 @@ def order_lines(source: Any, *, as_of: Any = None, keep: list[str] | None = None
     return lines, as_of
 
 
+def after(lines: nw.LazyFrame, since: Any) -> nw.LazyFrame:
+    """Lines paid after ``since``'s day (the day excluded: ``since = as_of - 365 days`` keeps exactly
+    365 days); all of them when ``since`` is None. The one meaning of ``since`` in crm_lab."""
+    if since is None:
+        return lines
+    return lines.filter(nw.col("paid_at") >= engine.timestamp(observation_end(since), lines))
+
+
 @share_docs
 def customer_summary(source: Any, *, as_of: Any = None) -> pd.DataFrame:
     """One row per customer: orders, amounts (net of refunds), recency and BG/NBD inputs.
@@ -244,9 +252,9 @@ def period_summary(source: Any, freq: str = "1mo", *, as_of: Any = None, since: 
     {source}
     {freq}
     {as_of}
-    since : date-like, optional
-        Keep periods from ``since`` on; a buyer is new in the period of their first order ever
-        (also before ``since``).
+    {since}
+        A buyer is new in the period of their first order ever (also before ``since``); the
+        first period may be cut by ``since``.
 
     Returns
     -------
@@ -262,15 +270,14 @@ def period_summary(source: Any, freq: str = "1mo", *, as_of: Any = None, since: 
     """
     lines, as_of = order_lines(source, as_of=as_of)
     lines = lines.with_columns(period=nw.col("paid_at").dt.truncate(freq))
-    per_cust = lines.group_by("customer_id", "period").agg(
+    # New in the period of the first order ever, also when that is before ``since``.
+    first = lines.group_by("customer_id").agg(nw.col("period").min().alias("first_period"))
+    per_cust = after(lines, since).group_by("customer_id", "period").agg(
         nw.col("gross").sum(), nw.col("refund").sum(), nw.col("net").sum(), nw.col("order_id").n_unique().alias("orders")
     )
-    first = per_cust.group_by("customer_id").agg(nw.col("period").min().alias("first_period"))
     tagged = per_cust.join(first, on="customer_id").with_columns(
         is_new=(nw.col("period") == nw.col("first_period")).cast(nw.Int64())
     )
-    if since is not None:
-        tagged = tagged.filter(nw.col("period") >= engine.timestamp(since, tagged))
     out = engine.collect(
         tagged.group_by("period").agg(
             nw.col("orders").sum(),
@@ -320,8 +327,7 @@ def breakdown(source: Any, by: str | list[str], *, as_of: Any = None, since: Any
     if unknown:
         raise ValueError(f"orders has no column {unknown}; columns: {available}")
     lines, as_of = order_lines(source, as_of=as_of, keep=keys)
-    if since is not None:
-        lines = lines.filter(nw.col("paid_at") >= engine.timestamp(observation_end(since), lines))
+    lines = after(lines, since)
     out = engine.collect(
         lines.group_by(*keys, drop_null_keys=False).agg(
             nw.col("order_id").n_unique().alias("orders"),

@@ -30,13 +30,15 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
+from crm_lab import proportions, sequential
+from crm_lab.proportions import EXACT_BELOW, compare_rates
 from crm_lab.results import Result
 
 __all__ = ["test", "UpliftResult", "power", "wilson", "qini_curve", "qini_coefficient", "uplift_at_k", "TwoModelUplift"]
 
 
 def wilson(successes: np.ndarray, n: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval of a proportion.
+    """Wilson score interval of a proportion (statsmodels' ``proportion_confint(method="wilson")``).
 
     Examples
     --------
@@ -45,12 +47,10 @@ def wilson(successes: np.ndarray, n: np.ndarray, level: float = 0.95) -> tuple[n
     >>> round(float(lo), 4), round(float(hi), 4)
     (0.0552, 0.1744)
     """
-    k, n = np.asarray(successes, dtype=float), np.asarray(n, dtype=float)
-    z = special.ndtri(0.5 + level / 2)
-    p = k / n
-    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
-    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
-    return centre - half, centre + half
+    from statsmodels.stats.proportion import proportion_confint
+
+    lo, hi = proportion_confint(np.asarray(successes, dtype=float), np.asarray(n, dtype=float), alpha=1 - level, method="wilson")
+    return np.asarray(lo), np.asarray(hi)
 
 
 def _bootstrap_mean_diff(t: np.ndarray, c: np.ndarray, draws: int, rng: np.random.Generator) -> np.ndarray:
@@ -94,6 +94,8 @@ class UpliftResult(Result):
         The CUPED adjustment of the value: theta and the variance reduction achieved.
     srm : dict
         Sample-ratio check: chi2, p_value, planned shares, passed.
+    final : bool
+        False for an interim look (``test(final=False)``): read the ``*_always_*`` columns.
     notes : list of str
     """
 
@@ -105,6 +107,7 @@ class UpliftResult(Result):
     notes: list[str] = field(default_factory=list)
     interaction: pd.DataFrame | None = None
     cuped: dict[str, Any] | None = None
+    final: bool = True
 
     def summary(self) -> pd.DataFrame:
         """One row per treatment arm: the comparison with the control arm."""
@@ -128,44 +131,24 @@ class UpliftResult(Result):
         return ax
 
 
-def _compare(t: pd.DataFrame, c: pd.DataFrame, outcome: str, value: str | None, cost: str | None,
-             level: float, bootstrap: int, rng: np.random.Generator) -> dict[str, float]:
-    z = special.ndtri(0.5 + level / 2)
+def _compare(t: pd.DataFrame, c: pd.DataFrame, outcome: str, value: str | None, cost: str | None, orders: str | None,
+             level: float, bootstrap: int, rng: np.random.Generator, planned_rate: float | None) -> dict[str, Any]:
+    """One arm against control: the rates (:func:`crm_lab.proportions.compare_rates`), the value,
+    its ratio metrics and, with ``planned_rate``, the always-valid intervals."""
     n1, n0 = len(t), len(c)
     k1, k0 = float(t[outcome].sum()), float(c[outcome].sum())
+    out: dict[str, Any] = {"customers": n1, "control_customers": n0, **compare_rates(k1, n1, k0, n0, level)}
     p1, p0 = k1 / n1, k0 / n0
-    diff = p1 - p0
-    se = np.sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)
-    pooled = (k1 + k0) / (n1 + n0)
-    se_pooled = np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n0))
-    zstat = diff / se_pooled if se_pooled > 0 else np.nan
-    out = {
-        "customers": n1, "control_customers": n0, "rate": p1, "control_rate": p0,
-        "difference": diff, "difference_low": diff - z * se, "difference_high": diff + z * se,
-        "z": zstat, "p_value": 2 * stats.norm.sf(abs(zstat)) if np.isfinite(zstat) else np.nan,
-    }
-    if k1 > 0 and k0 > 0:
-        log_rr = np.log(p1 / p0)
-        se_log = np.sqrt((1 - p1) / k1 + (1 - p0) / k0)  # delta method: var(log p) = (1 - p) / (n p)
-        out.update(relative_lift=p1 / p0 - 1, relative_lift_low=np.exp(log_rr - z * se_log) - 1,
-                   relative_lift_high=np.exp(log_rr + z * se_log) - 1)
-    else:
-        out.update(relative_lift=np.nan, relative_lift_low=np.nan, relative_lift_high=np.nan)
+    variance = p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0
+    out["difference_se"] = np.sqrt(variance)  # Wald, for pooling segments (Cochran's Q)
+    out["log_ratio_se"] = np.sqrt((1 - p1) / k1 + (1 - p0) / k0) if k1 > 0 and k0 > 0 else np.nan
+    if planned_rate is not None:
+        tuning = sequential.rate_tuning_variance(n1, n0, planned_rate)
+        half = sequential.half_width(variance, tuning_variance=tuning, level=level)
+        out.update(difference_always_low=out["difference"] - half, difference_always_high=out["difference"] + half,
+                   p_value_always_valid=sequential.always_valid_p_value(out["difference"], variance, tuning_variance=tuning, level=level))
     if value is not None:
-        v1, v0 = t[value].to_numpy(float), c[value].to_numpy(float)
-        m1, m0 = v1.mean(), v0.mean()
-        welch = stats.ttest_ind(v1, v0, equal_var=False)
-        s1, s0 = v1.var(ddof=1) / n1, v0.var(ddof=1) / n0
-        dof = (s1 + s0) ** 2 / (s1**2 / (n1 - 1) + s0**2 / (n0 - 1)) if (s1 + s0) > 0 else np.inf
-        tq = stats.t.ppf(0.5 + level / 2, dof) if np.isfinite(dof) else z
-        boot = _bootstrap_mean_diff(v1, v0, bootstrap, rng) if bootstrap else np.array([np.nan])
-        lo_b, hi_b = np.quantile(boot, [(1 - level) / 2, 0.5 + level / 2])
-        out.update(value_per_customer=m1, control_value_per_customer=m0, value_difference=m1 - m0,
-                   value_difference_low=m1 - m0 - tq * np.sqrt(s1 + s0), value_difference_high=m1 - m0 + tq * np.sqrt(s1 + s0),
-                   value_p_value=float(welch.pvalue), value_bootstrap_low=lo_b, value_bootstrap_high=hi_b,
-                   incremental_value=(m1 - m0) * n1, incremental_value_low=(m1 - m0 - tq * np.sqrt(s1 + s0)) * n1,
-                   incremental_value_high=(m1 - m0 + tq * np.sqrt(s1 + s0)) * n1,
-                   break_even_cost_per_touch=m1 - m0)
+        out.update(_value_comparison(t, c, value, outcome, orders, level, bootstrap, rng, planned_rate))
         if cost is not None:
             total_cost = float(t[cost].sum())
             # ROI is the return net of what the touches cost; return on spend is the gross ratio.
@@ -175,21 +158,71 @@ def _compare(t: pd.DataFrame, c: pd.DataFrame, outcome: str, value: str | None, 
     return out
 
 
-def _heterogeneity(seg: pd.DataFrame, level: float) -> pd.DataFrame:
+def _value_comparison(t: pd.DataFrame, c: pd.DataFrame, value: str, outcome: str, orders: str | None, level: float,
+                      bootstrap: int, rng: np.random.Generator, planned_rate: float | None) -> dict[str, float]:
+    """Value per customer (Welch and bootstrap intervals), incremental value, and the ratio metrics."""
+    n1, n0 = len(t), len(c)
+    z = special.ndtri(0.5 + level / 2)
+    v1, v0 = t[value].to_numpy(float), c[value].to_numpy(float)
+    m1, m0 = v1.mean(), v0.mean()
+    welch = stats.ttest_ind(v1, v0, equal_var=False)
+    s1, s0 = v1.var(ddof=1) / n1, v0.var(ddof=1) / n0
+    dof = (s1 + s0) ** 2 / (s1**2 / (n1 - 1) + s0**2 / (n0 - 1)) if (s1 + s0) > 0 else np.inf
+    tq = stats.t.ppf(0.5 + level / 2, dof) if np.isfinite(dof) else z
+    boot = _bootstrap_mean_diff(v1, v0, bootstrap, rng) if bootstrap else np.array([np.nan])
+    lo_b, hi_b = np.quantile(boot, [(1 - level) / 2, 0.5 + level / 2])
+    half = tq * np.sqrt(s1 + s0)
+    out = dict(value_per_customer=m1, control_value_per_customer=m0, value_difference=m1 - m0,
+               value_difference_low=m1 - m0 - half, value_difference_high=m1 - m0 + half,
+               value_p_value=float(welch.pvalue) if np.isfinite(welch.pvalue) else 1.0,
+               value_bootstrap_low=lo_b, value_bootstrap_high=hi_b,
+               incremental_value=(m1 - m0) * n1, incremental_value_low=(m1 - m0 - half) * n1,
+               incremental_value_high=(m1 - m0 + half) * n1, break_even_cost_per_touch=m1 - m0)
+    if planned_rate is not None:
+        # Tuned like the rates': the value's spread now, scaled to the responders planned.
+        pooled = (t[outcome].sum() + c[outcome].sum()) / (n1 + n0)
+        tuning = (s1 + s0) * (planned_rate / pooled if pooled > 0 else 1.0)
+        always = sequential.half_width(s1 + s0, tuning_variance=max(tuning, 1e-300), level=level)
+        out.update(value_difference_always_low=m1 - m0 - always, value_difference_always_high=m1 - m0 + always)
+    out.update(_ratio_difference(t, c, value, outcome, z, "value_per_responder"))
+    if orders is not None:
+        out.update(_ratio_difference(t, c, value, orders, z, "aov"))
+    return out
+
+
+def _ratio(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """sum(x) / sum(y) and its delta-method variance (customers independent, x and y paired)."""
+    n, my = x.size, y.mean()
+    if y.sum() <= 0 or n < 2:
+        return np.nan, np.nan
+    r = x.sum() / y.sum()
+    cov = np.cov(x, y, ddof=1)
+    return r, float((cov[0, 0] - 2 * r * cov[0, 1] + r**2 * cov[1, 1]) / (n * my**2))
+
+
+def _ratio_difference(t: pd.DataFrame, c: pd.DataFrame, value: str, per: str, z: float, name: str) -> dict[str, float]:
+    """A ratio metric per arm (value per responder, AOV = value per order) and the difference with a delta-method interval."""
+    r1, var1 = _ratio(t[value].to_numpy(float), t[per].to_numpy(float))
+    r0, var0 = _ratio(c[value].to_numpy(float), c[per].to_numpy(float))
+    half = z * np.sqrt(var1 + var0)
+    return {name: r1, f"control_{name}": r0, f"{name}_difference": r1 - r0,
+            f"{name}_difference_low": r1 - r0 - half, f"{name}_difference_high": r1 - r0 + half}
+
+
+def _heterogeneity(seg: pd.DataFrame) -> pd.DataFrame:
     """Cochran's Q across segments, per arm, on the additive and multiplicative scales.
 
-    The standard errors come back from the segments' intervals at their own ``level``, so Q does
-    not depend on the confidence level asked for.
+    Each segment's Wald standard error (``difference_se``, ``log_ratio_se``) weighs it, so Q does
+    not depend on the confidence level asked for (statsmodels' ``combine_effects`` Q).
     """
     rows = []
-    z = special.ndtri(0.5 + level / 2)
     for arm, part in seg.groupby("arm"):
         if len(part) < 2:
             continue
         d = part["difference"].to_numpy(float)
-        se_d = (part["difference_high"] - part["difference_low"]).to_numpy(float) / (2 * z)
+        se_d = part["difference_se"].to_numpy(float)
         log_rr = np.log1p(part["relative_lift"].to_numpy(float))
-        se_log = (np.log1p(part["relative_lift_high"]) - np.log1p(part["relative_lift_low"])).to_numpy(float) / (2 * z)
+        se_log = part["log_ratio_se"].to_numpy(float)
         for scale, est, se in (("additive (difference of rates)", d, se_d), ("multiplicative (ratio of rates)", log_rr, se_log)):
             ok = np.isfinite(est) & np.isfinite(se) & (se > 0)
             if ok.sum() < 2:
@@ -217,6 +250,9 @@ def test(
     bootstrap: int = 2_000,
     seed: int = 0,
     covariate: str | None = None,
+    orders: str | None = None,
+    final: bool = True,
+    planned_rate: float = sequential.PLANNED_RATE,
 ) -> UpliftResult:
     """Compare every treatment arm with the control arm.
 
@@ -243,10 +279,24 @@ def test(
         CUPED: a pre-period measure of the value (e.g. net amount in the 90 days before). The
         value is replaced by ``value - theta (covariate - mean)`` with the pooled ``theta``; the
         variance reduction achieved is reported in ``result.cuped``.
+    orders : str, optional
+        Orders per customer: adds AOV (value per order) per arm and its difference.
+    final : bool
+        False while the campaign's response window is still open (a daily report before the
+        planned end): always-valid intervals and p-values are added (``difference_always_low``,
+        ``difference_always_high``, ``p_value_always_valid``, ``value_difference_always_*``;
+        :mod:`crm_lab.sequential`), which stay valid however often the campaign is looked at.
+    planned_rate : float
+        The response rate the always-valid intervals are tuned for (their width, not their
+        validity, depends on it).
 
     Returns
     -------
     UpliftResult
+        Rates with Wilson intervals; differences with Newcombe intervals; ratios with a
+        zero-cell-corrected log interval; the pooled z-test, or Fisher's exact test when a cell of
+        the 2x2 table is below 30 (column ``test``); value per responder (and AOV) differences
+        with delta-method intervals.
     """
     if not 0 < level < 1:
         raise ValueError(f"level must lie strictly between 0 and 1 (e.g. 0.95), got {level}")
@@ -269,15 +319,23 @@ def test(
         arms_table["value_per_customer"] = data.groupby(group)[value].mean().reindex(present)
     rng = np.random.default_rng(seed)
     ctrl = data[data[group] == control]
-    rows = {arm: _compare(data[data[group] == arm], ctrl, outcome, value, cost, level, bootstrap, rng)
+    sequential_rate = None if final else planned_rate
+    rows = {arm: _compare(data[data[group] == arm], ctrl, outcome, value, cost, orders, level, bootstrap, rng, sequential_rate)
             for arm in present if arm != control}
-    comparisons = pd.DataFrame(rows).T
+    comparisons = pd.DataFrame(rows).T.infer_objects()
+    exact = comparisons.index[comparisons["test"] != "z-test (pooled)"]
+    if len(exact):
+        notes.append(f"arm(s) {', '.join(exact)}: fewer than {EXACT_BELOW} responders or non-responders in an arm; "
+                     "Fisher's exact test is used instead of the z-test")
+    if not final:
+        notes.append("interim result: the response window is still open; the always-valid intervals hold at every look")
     seg_table = None
     if segments is not None:
         seg_table = _per_segment(data, group, segments, control, present, notes,
-                                 lambda t, c: _compare(t, c, outcome, value, cost, level, bootstrap, rng), correction)
-    interaction = _heterogeneity(seg_table, level) if seg_table is not None and len(seg_table) else None
-    return UpliftResult(arms_table, comparisons, seg_table, srm, level, notes, interaction, cuped)
+                                 lambda t, c: _compare(t, c, outcome, value, cost, orders, level, bootstrap, rng, sequential_rate),
+                                 correction)
+    interaction = _heterogeneity(seg_table) if seg_table is not None and len(seg_table) else None
+    return UpliftResult(arms_table, comparisons, seg_table, srm, level, notes, interaction, cuped, final)
 
 
 def _checked(df: pd.DataFrame, group: str, outcome: str, value: str | None, cost: str | None, segments: str | None,
@@ -358,42 +416,101 @@ def _per_segment(data: pd.DataFrame, group: str, segments: str, control: str, pr
                 notes.append(f"segment {seg!r}: arm {arm} or control is empty; skipped")
                 continue
             seg_rows.append({"segment": seg, "arm": arm, **compare(t, c)})
-    seg_table = pd.DataFrame(seg_rows)
+    seg_table = pd.DataFrame(seg_rows).infer_objects()
     if len(seg_table):
         seg_table["p_value_adjusted"] = multipletests(seg_table["p_value"].fillna(1.0), method=correction)[1]
         seg_table["correction"] = correction
     return seg_table
 
 
-def power(baseline_rate: float, relative_lift: float | None = None, customers_per_arm: float | None = None,
-          alpha: float = 0.05, power: float = 0.8, ratio: float = 1.0) -> dict[str, float]:
-    """Plan a test (customers needed) or judge a finished one (minimum detectable lift).
+#: Above this many customers per arm the normal approximation is used without the exact check.
+EXACT_POWER_UP_TO = 200_000
 
-    Give ``relative_lift`` to get the treatment-arm size needed (control = size x ``ratio``), or
-    ``customers_per_arm`` to get the smallest relative lift detectable with ``power``. Two-sided
-    two-proportion test (statsmodels ``NormalIndPower`` on Cohen's h).
+
+def power(baseline_rate: float, relative_lift: float | None = None, customers_per_arm: float | None = None,
+          alpha: float = 0.05, power: float = 0.8, ratio: float = 1.0) -> dict[str, Any]:
+    """Plan a test (customers needed), give a planned test's power, or a finished one's minimum detectable lift.
+
+    * ``relative_lift`` alone: the treatment-arm size needed (control = size x ``ratio``). The
+      normal approximation on the difference of rates (statsmodels'
+      ``samplesize_proportions_2indep_onetail``) is the start; the size is then raised until the
+      *exact* power of the test :func:`test` runs (pooled z-test, Fisher's exact for small cells;
+      :func:`crm_lab.proportions.exact_power`) reaches ``power``.
+    * ``relative_lift`` and ``customers_per_arm``: the power of that test, exact and approximate.
+    * ``customers_per_arm`` alone: the smallest relative lift detectable with ``power``.
+
+    Returns
+    -------
+    dict with ``customers_treatment, customers_control, power, power_normal`` (plans and
+    powers), or ``minimum_detectable_rate, minimum_detectable_difference,
+    minimum_detectable_lift`` (minimum detectable lift).
 
     Examples
     --------
     >>> from crm_lab.uplift import power
-    >>> round(power(0.10, relative_lift=0.10)["customers_treatment"], -2)  # per arm
-    14700.0
+    >>> plan = power(0.10, relative_lift=0.10)
+    >>> plan["customers_treatment"], plan["power"] >= 0.8
+    (14751, True)
     """
-    from statsmodels.stats.power import NormalIndPower
-    from statsmodels.stats.proportion import proportion_effectsize
+    from statsmodels.stats.proportion import power_proportions_2indep, samplesize_proportions_2indep_onetail
 
-    analysis = NormalIndPower()
-    if relative_lift is not None:
-        h = proportion_effectsize(baseline_rate * (1 + relative_lift), baseline_rate)
-        n = analysis.solve_power(effect_size=abs(h), alpha=alpha, power=power, ratio=ratio)
-        return {"customers_treatment": float(n), "customers_control": float(n * ratio), "relative_lift": relative_lift}
-    if customers_per_arm is None:
-        raise ValueError("give relative_lift (to plan) or customers_per_arm (for the minimum detectable lift)")
-    h = analysis.solve_power(nobs1=customers_per_arm, alpha=alpha, power=power, ratio=ratio)
-    # Invert Cohen's h = 2 asin(sqrt(p1)) - 2 asin(sqrt(p0)) for p1.
-    p1 = np.sin(np.arcsin(np.sqrt(baseline_rate)) + h / 2) ** 2
-    return {"minimum_detectable_rate": float(p1), "minimum_detectable_difference": float(p1 - baseline_rate),
-            "minimum_detectable_lift": float(p1 / baseline_rate - 1)}
+    _check_plan(baseline_rate, relative_lift, alpha, power, ratio)
+    if relative_lift is None:
+        if customers_per_arm is None:
+            raise ValueError("give relative_lift (to plan) or customers_per_arm (for the minimum detectable lift)")
+        return _minimum_detectable(baseline_rate, float(customers_per_arm), alpha, power, ratio)
+    rate = baseline_rate * (1 + relative_lift)
+
+    def normal(n1: float) -> float:
+        return float(power_proportions_2indep(rate - baseline_rate, baseline_rate, n1, ratio=ratio, alpha=alpha).power)
+
+    def exact(n1: int) -> float:
+        return proportions.exact_power(rate, baseline_rate, n1, int(np.ceil(n1 * ratio)), alpha)
+
+    if customers_per_arm is not None:
+        n1 = int(customers_per_arm)
+        return {"customers_treatment": n1, "customers_control": int(np.ceil(n1 * ratio)),
+                "power": exact(n1) if n1 <= EXACT_POWER_UP_TO else normal(n1), "power_normal": normal(n1)}
+    n1 = int(np.ceil(samplesize_proportions_2indep_onetail(rate - baseline_rate, baseline_rate, power, ratio=ratio, alpha=alpha,
+                                                           alternative="two-sided")))
+    achieved = exact(n1) if n1 <= EXACT_POWER_UP_TO else normal(n1)
+    step = max(1, n1 // 200)
+    for _ in range(4_000):
+        if achieved >= power or n1 > EXACT_POWER_UP_TO:
+            break
+        n1 += step
+        achieved = exact(n1)
+    return {"customers_treatment": n1, "customers_control": int(np.ceil(n1 * ratio)), "power": achieved,
+            "power_normal": normal(n1), "relative_lift": relative_lift}
+
+
+def _check_plan(baseline_rate: float, relative_lift: float | None, alpha: float, power: float, ratio: float) -> None:
+    if not 0 < baseline_rate < 1:
+        raise ValueError(f"baseline_rate must lie in (0, 1), got {baseline_rate}")
+    if relative_lift is not None and (relative_lift == 0 or not 0 < baseline_rate * (1 + relative_lift) < 1):
+        raise ValueError(f"relative_lift {relative_lift}: the treatment rate {baseline_rate * (1 + relative_lift):.4g} must differ from "
+                         "the baseline and lie in (0, 1)")
+    for name, v in (("alpha", alpha), ("power", power)):
+        if not 0 < v < 1:
+            raise ValueError(f"{name} must lie in (0, 1), got {v}")
+    if not ratio > 0:
+        raise ValueError(f"ratio (control / treatment size) must be > 0, got {ratio}")
+
+
+def _minimum_detectable(baseline_rate: float, n1: float, alpha: float, power: float, ratio: float) -> dict[str, Any]:
+    """The treatment rate above the baseline detected with ``power`` by the normal approximation."""
+    from scipy.optimize import brentq
+    from statsmodels.stats.proportion import power_proportions_2indep
+
+    def gap(rate: float) -> float:
+        return float(power_proportions_2indep(rate - baseline_rate, baseline_rate, n1, ratio=ratio, alpha=alpha).power) - power
+
+    top = 1 - 1e-9
+    if gap(top) < 0:
+        raise ValueError(f"{n1:,.0f} customers per arm cannot detect any lift over {baseline_rate:.2%} with power {power}")
+    rate = brentq(gap, baseline_rate + 1e-12, top, xtol=1e-12)
+    return {"minimum_detectable_rate": float(rate), "minimum_detectable_difference": float(rate - baseline_rate),
+            "minimum_detectable_lift": float(rate / baseline_rate - 1)}
 
 
 # --------------------------------------------------------------------------------------------

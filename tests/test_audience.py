@@ -255,3 +255,22 @@ def test_windows_in_months_and_as_pairs_select_what_pandas_selects(shop):
     assert "2025-06-01至2025-06-18" in Audience(shop, as_of=as_of).event("live_view", within=("2025-06-01", "2025-06-18")).describe()["中文"].iloc[0]
     with pytest.raises(ValueError, match="no fixed length"):
         cl.data.window_length("3mo")
+
+
+def test_export_writes_the_split_it_is_given_and_the_same_seed_gives_the_same_groups(shop, tmp_path):
+    import json
+
+    aud = Audience(shop).bought(within="90D")
+    split = aud.split_control(0.1, seed=1)
+    # The same share and seed: the same groups; the default seed is shared (CONTROL_SEED).
+    path = aud.export(tmp_path / "a.csv", control_share=0.1, groups=split)
+    written = pd.read_csv(path, dtype=str).set_index("id")["group"]
+    assert written.to_dict() == split.set_index("customer_id")["group"].to_dict()
+    assert json.loads(path.with_name("a.csv.manifest.json").read_text())["seed"] == 1
+    default = pd.read_csv(aud.export(tmp_path / "b.csv", control_share=0.1), dtype=str).set_index("id")["group"]
+    assert default.to_dict() == aud.split_control(0.1).set_index("customer_id")["group"].to_dict()
+    assert cl.audience.CONTROL_SEED == 0
+    with pytest.raises(ValueError, match="not in the audience"):
+        Audience(shop).bought(within="30D").export(tmp_path / "c.csv", groups=split)
+    with pytest.raises(ValueError, match="split_control"):
+        aud.export(tmp_path / "d.csv", groups=pd.DataFrame({"customer_id": split["customer_id"], "group": split["group"]}))

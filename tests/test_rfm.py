@@ -29,7 +29,8 @@ def test_quintiles_by_hand():
 
 def test_ties_never_split():
     s = _frame([5] * 6 + [50] * 4, [1] * 6 + [2, 3, 4, 5], [10.0] * 10)
-    r = rfm.score(s)
+    with pytest.warns(UserWarning, match="same monetary score"):
+        r = rfm.score(s)
     assert r["f_score"].iloc[:6].nunique() == 1 and r["m_score"].nunique() == 1
     assert r["r_score"].iloc[:6].nunique() == 1 and (r["r_score"].iloc[:6] > r["r_score"].iloc[6]).all()
 
@@ -58,6 +59,7 @@ def test_mean_method_gives_the_eight_segments():
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 400), st.integers(1, 30), st.floats(0, 1e5, allow_nan=False)), min_size=2, max_size=60),
        st.sampled_from(["quantile", "thresholds", "mean"]))
+@pytest.mark.filterwarnings("ignore:rfm. every customer has the same:UserWarning")
 def test_scores_are_monotone_and_everyone_is_scored_once(rows, method):
     s = _frame(*map(list, zip(*rows)))
     r = rfm.score(s, method=method)
@@ -80,7 +82,7 @@ def test_online_retail_scores_match_an_independent_computation():
                            "quantity": df["Quantity"]})
     s = cl.summary.customer_summary(orders, as_of="2011-12-09")
     r = rfm.score(s)
-    # Independent: plain pandas group-by, and scores as 1 + the number of quintile edges below.
+    # Independent: plain pandas group-by, and scores as the quintile of the rank, ties at their top rank.
     g = orders.groupby("customer_id").agg(last=("paid_at", "max"), n=("order_id", "nunique"), m=("paid_amount", "sum"))
     g = g.loc[r.index]
     recency = (pd.Timestamp("2011-12-09") - g["last"].dt.normalize()).dt.days.to_numpy()
@@ -89,8 +91,7 @@ def test_online_retail_scores_match_an_independent_computation():
     np.testing.assert_array_equal(r["frequency"], g["n"])
     np.testing.assert_allclose(r["monetary"], g["m"], rtol=1e-9)
     for values, key in ((-recency.astype(float), "r_score"), (g["n"].to_numpy(float), "f_score"), (g["m"].to_numpy(), "m_score")):
-        edges = np.unique(np.quantile(values, [0.2, 0.4, 0.6, 0.8]))
-        expected = 1 + (values[:, None] > edges[None, :]).sum(axis=1)
+        expected = np.ceil(5 * pd.Series(values).rank(method="max", pct=True).round(12)).astype(int)
         np.testing.assert_array_equal(r[key], expected, err_msg=key)
     # Real data: the best cell spends far more than the worst.
     seg = r.groupby("rfm_segment", observed=True)["monetary"].mean()
@@ -125,3 +126,27 @@ def test_bad_input():
         rfm.score(_frame([], [], []))
     with pytest.raises(ValueError, match="method"):
         rfm.score(_frame([1, 2], [1, 2], [1.0, 3.0]), method="median")
+
+
+def test_ties_at_the_best_value_get_the_best_score():
+    # 80% of customers bought 10 days ago: they are R = 5, the one at 300 days R = 1.
+    s = _frame([10] * 8 + [120, 300], [1, 2, 3, 4, 5, 1, 2, 3, 4, 5], [float(v) for v in range(10, 110, 10)])
+    r = rfm.score(s)
+    assert (r["r_score"].iloc[:8] == 5).all() and r["r_score"].iloc[9] == 1 and r["r_score"].iloc[8] == 1
+    # Distinct values: the plain quintiles.
+    assert r["m_score"].tolist() == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+
+
+def test_an_all_tied_shop_is_not_all_lost_and_says_why():
+    s = _frame([30] * 20, [2] * 20, [100.0] * 20)
+    with pytest.warns(UserWarning) as caught:
+        r = rfm.score(s)
+    assert [str(w.message).split(" score")[0].split("the same ")[1] for w in caught] == ["recency", "frequency", "monetary"]
+    assert all(w.filename == __file__ for w in caught)  # pointed at the caller
+    assert set(r["rfm_segment"]) == {"重要价值客户"}
+
+
+@pytest.mark.parametrize("bins", [0, 1, 2.5, True])
+def test_bins_must_be_two_or_more(bins):
+    with pytest.raises(ValueError, match="bins must be a whole number >= 2"):
+        rfm.score(_frame([1, 2, 3], [1, 2, 3], [1.0, 2.0, 3.0]), bins=bins)

@@ -146,3 +146,21 @@ def test_high_refund_influencers_stand_out(small_shop):
     # Planted: 35% of lines refunded (80% in full) vs 8%; pooled amount rates keep that order by far.
     assert pooled(high) > 2.5 * pooled(low)
     assert infl.loc[high, "refund_rate"].min() > pooled(low)
+
+
+def test_since_means_one_thing_and_365_days_are_365_days(small_shop):
+    as_of = pd.Timestamp(small_shop.as_of)
+    since = as_of - pd.Timedelta(days=365)
+    lines = small_shop.orders
+    days = lines["paid_at"].dt.normalize()
+    kept = lines[(days > since.normalize()) & (days <= as_of.normalize())]
+    assert kept["paid_at"].dt.normalize().nunique() <= 365
+    by_channel = cl.summary.breakdown(small_shop, "channel", since=since)
+    months = cl.summary.period_summary(small_shop, since=since)
+    net = (kept["paid_amount"] - kept["refund_amount"].fillna(0)).sum()
+    assert by_channel["net_amount"].sum() == pytest.approx(net)
+    assert months["net_amount"].sum() == pytest.approx(net)  # the same lines: since's day excluded in both
+    table, trend = cl.campaign.influencer_genre(small_shop, since=since, as_of=as_of - pd.Timedelta(days=60))
+    # The trend honours as_of like the table: the same net amount, nothing after as_of.
+    assert trend["net_amount"].sum() == pytest.approx(table["net_amount"].sum())
+    assert trend["period"].max() <= as_of - pd.Timedelta(days=60)

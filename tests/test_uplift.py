@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import crm_lab as cl
-from crm_lab import uplift
+from crm_lab import proportions, sequential, uplift
 
 
 @pytest.fixture(scope="module")
@@ -162,9 +162,7 @@ def test_interaction_detected_on_the_shop(sample_shop):
     from statsmodels.stats.meta_analysis import combine_effects
 
     seg = res.segments
-    z = 1.959963984540054
-    se = (seg["difference_high"] - seg["difference_low"]) / (2 * z)
-    q_statsmodels = combine_effects(seg["difference"].to_numpy(), (se**2).to_numpy()).q
+    q_statsmodels = combine_effects(seg["difference"].to_numpy(), (seg["difference_se"] ** 2).to_numpy()).q
     assert res.interaction.set_index("scale").loc["additive (difference of rates)", "Q"] == pytest.approx(q_statsmodels, rel=1e-9)
 
 
@@ -298,3 +296,190 @@ def test_one_customer_per_arm_and_infinite_values_are_refused():
     inf = pd.DataFrame({"group": ["control", "treatment"] * 5, "responded": [0, 1] * 5, "value": [1.0] * 9 + [np.inf]})
     with pytest.raises(ValueError, match="infinite"):
         uplift.test(inf, value="value", bootstrap=0)
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 13: small samples, exact power, daily looks, ratio metrics
+
+
+def _arms(k1, n1, k0, n0, **extra):
+    return pd.DataFrame({"group": ["treatment"] * n1 + ["control"] * n0,
+                         "responded": [1] * k1 + [0] * (n1 - k1) + [1] * k0 + [0] * (n0 - k0), **extra})
+
+
+def test_three_of_three_against_none_is_not_significant_and_intervals_never_collapse():
+    row = uplift.test(_arms(3, 3, 0, 3), bootstrap=0).summary().loc["treatment"]
+    # Fisher's exact test: p = 0.10 (the z-test said 0.014); Newcombe's interval [0.206, 1].
+    assert row["test"] == "Fisher exact" and row["p_value"] == pytest.approx(0.10, abs=1e-9)
+    assert row["difference_low"] == pytest.approx(0.2059, abs=1e-4) and row["difference_high"] == pytest.approx(1.0)
+    assert row["relative_lift_high"] > 10  # zero-cell-corrected ratio interval, not NaN
+    zeros = uplift.test(_arms(0, 3, 0, 3), bootstrap=0).summary().loc["treatment"]
+    assert zeros["difference_low"] == pytest.approx(-0.5615, abs=1e-4) and zeros["difference_high"] == pytest.approx(0.5615, abs=1e-4)
+    assert zeros["p_value"] == 1.0
+    res = uplift.test(_arms(3, 3, 0, 3), bootstrap=0)
+    assert any("Fisher's exact test" in n for n in res.notes)
+    lo, hi = res.arms["rate_low"], res.arms["rate_high"]
+    assert (hi - lo > 0.4).all()  # Wilson: 3/3 is [0.44, 1], never [1, 1]
+
+
+def test_intervals_and_tests_equal_statsmodels_and_scipy():
+    from scipy.stats import fisher_exact
+    from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint, test_proportions_2indep
+
+    big = uplift.test(_arms(130, 1000, 100, 1000), bootstrap=0).summary().loc["treatment"]
+    assert big["test"] == "z-test (pooled)"
+    assert big["p_value"] == pytest.approx(test_proportions_2indep(130, 1000, 100, 1000, method="score", correction=False).pvalue, rel=1e-12)
+    # statsmodels' R-checked case (prop1 = 56/70, prop2 = 48/80; Newcombe [0.0524, 0.3339] in R's PropCIs / Newcombe 1998 table II).
+    lo, hi = confint_proportions_2indep(56, 70, 48, 80, method="newcomb")
+    assert (lo, hi) == pytest.approx((0.0524, 0.3339), abs=1e-4)
+    row = uplift.test(_arms(56, 70, 48, 80), bootstrap=0).summary().loc["treatment"]
+    assert (row["difference_low"], row["difference_high"]) == pytest.approx((lo, hi), rel=1e-12)
+    small = uplift.test(_arms(7, 40, 2, 45), bootstrap=0).summary().loc["treatment"]
+    assert small["p_value"] == pytest.approx(fisher_exact([[7, 33], [2, 43]]).pvalue, rel=1e-12)
+    assert proportion_confint(7, 40, method="wilson") == pytest.approx(tuple(map(float, uplift.wilson(7, 40))), rel=1e-12)
+
+
+@pytest.mark.parametrize("n", [20, 200])
+def test_difference_interval_covers_93_to_97_percent(n):
+    """Exact coverage (every outcome weighed by its binomial probability: no simulation noise) of the
+    difference interval, both arms n, rates 1% to 50%. Sparse cells (under 4 expected responders in
+    an arm) may only be conservative: no interval of positive width covers 0/20 vs 0/20 less often."""
+    from scipy import stats
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
+    k = np.arange(n + 1)
+    k1, k0 = (g.ravel() for g in np.meshgrid(k, k, indexing="ij"))
+    lo, hi = (np.asarray(v).reshape(n + 1, n + 1) for v in confint_proportions_2indep(k1, n, k0, n, method="newcomb"))
+    for i, j in [(0, 0), (n, 0), (1, n // 2), (n // 3, n // 4)]:  # the intervals uplift.test reports
+        row = proportions.compare_rates(i, n, j, n)
+        assert (row["difference_low"], row["difference_high"]) == pytest.approx((lo[i, j], hi[i, j]), rel=1e-12, abs=1e-15)
+    rates = [0.01, 0.05, 0.1, 0.2, 0.5]
+    for p1 in rates:
+        for p0 in rates:
+            w = np.outer(stats.binom.pmf(k, n, p1), stats.binom.pmf(k, n, p0))
+            d = p1 - p0
+            coverage = float((w * ((lo <= d + 1e-12) & (d - 1e-12 <= hi))).sum())
+            assert coverage >= 0.93, (n, p1, p0, coverage)
+            if n * min(p1, p0) >= 4:
+                assert coverage <= 0.97, (n, p1, p0, coverage)
+
+
+def test_power_reaches_the_asked_power_exactly():
+    # 1.5% -> 0.1% at power 0.742: the old Cohen's-h answer (409) had exact power 0.695.
+    plan = uplift.power(0.015, relative_lift=0.001 / 0.015 - 1, power=0.742)
+    assert plan["power"] >= 0.742 and plan["customers_treatment"] > 409
+    assert proportions.exact_power(0.001, 0.015, plan["customers_treatment"], plan["customers_control"]) == pytest.approx(plan["power"])
+    # Unequal arms, 20% -> 10%, control twice the treatment: both sizes, exact power >= 0.80 (146 had 0.785).
+    unequal = uplift.power(0.20, relative_lift=-0.5, ratio=2)
+    assert unequal["customers_control"] == int(np.ceil(2 * unequal["customers_treatment"])) and unequal["power"] >= 0.80
+    assert unequal["customers_treatment"] > 146
+    # Given sizes, the power: statsmodels' normal approximation beside the exact.
+    from statsmodels.stats.proportion import power_proportions_2indep
+
+    given = uplift.power(0.015, relative_lift=0.001 / 0.015 - 1, customers_per_arm=550)
+    assert given["power_normal"] == pytest.approx(power_proportions_2indep(0.001 - 0.015, 0.015, 550).power, rel=1e-12)
+    assert given["power"] < given["power_normal"]  # Fisher at 8 vs 0.5 expected responders is conservative
+    with pytest.raises(ValueError, match="baseline_rate"):
+        uplift.power(1.5, relative_lift=0.1)
+    with pytest.raises(ValueError, match="must differ"):
+        uplift.power(0.1, relative_lift=0.0)
+
+
+def test_exact_power_counts_the_rejections_of_the_test_actually_run():
+    from scipy import stats
+
+    n1, n0, p1, p0 = 20, 35, 0.45, 0.12
+    k1, k0 = np.arange(n1 + 1), np.arange(n0 + 1)
+    # compare_rates is what uplift.test runs per arm (checked on one table), over every table.
+    assert uplift.test(_arms(9, n1, 4, n0), bootstrap=0).summary().loc["treatment", "p_value"] == proportions.compare_rates(9, n1, 4, n0)["p_value"]
+    reject = np.array([[proportions.compare_rates(int(a), n1, int(b), n0)["p_value"] < 0.05 for b in k0] for a in k1])
+    expected = stats.binom.pmf(k1, n1, p1) @ reject @ stats.binom.pmf(k0, n0, p0)
+    assert proportions.exact_power(p1, p0, n1, n0) == pytest.approx(expected, rel=1e-9)
+
+
+def _null_campaign_looks(rng, sims, n, rate, days):
+    """Cumulative responders per day of a campaign without effect: (sims, days) per arm."""
+    probs = np.r_[np.full(days, rate / days), 1 - rate]
+    daily = rng.multinomial(n, probs, size=(2, sims))[..., :days]
+    return np.cumsum(daily[0], axis=1), np.cumsum(daily[1], axis=1)
+
+
+def test_a_null_campaign_looked_at_14_times_is_rarely_called_significant():
+    rng = np.random.default_rng(13)
+    sims, n, days = 4_000, 3_000, 14
+    k1, k0 = _null_campaign_looks(rng, sims, n, 0.05, days)
+    p1, p0 = k1 / n, k0 / n
+    diff, var = p1 - p0, p1 * (1 - p1) / n + p0 * (1 - p0) / n
+    half = sequential.half_width(var, tuning_variance=sequential.rate_tuning_variance(n, n), level=0.95)
+    always = (np.abs(diff) > half).any(axis=1).mean()
+    fixed = (np.abs(diff) > 1.959964 * np.sqrt(var)).any(axis=1).mean()
+    assert always <= 0.05  # measured 0.8%: always-valid, conservative for 14 looks
+    assert fixed > 0.12  # the fixed-horizon interval read daily: measured 21.9% (4.8% at the last look alone)
+    # Through uplift.test on one look: the always-valid columns are those half-widths.
+    df = _arms(int(k1[0, 6]), n, int(k0[0, 6]), n)
+    row = uplift.test(df, bootstrap=0, final=False).summary().loc["treatment"]
+    assert row["difference_always_high"] - row["difference"] == pytest.approx(half[0, 6], rel=1e-9)
+    assert (row["p_value_always_valid"] < 0.05) == (abs(diff[0, 6]) > half[0, 6])
+    assert "difference_always_low" not in uplift.test(df, bootstrap=0).summary()
+
+
+def test_always_valid_interval_covers_a_real_effect_at_every_look():
+    rng = np.random.default_rng(5)
+    sims, n, days = 2_000, 3_000, 14
+    t_daily = rng.multinomial(n, np.r_[np.full(days, 0.07 / days), 0.93], size=sims)[:, :days].cumsum(axis=1)
+    c_daily = rng.multinomial(n, np.r_[np.full(days, 0.05 / days), 0.95], size=sims)[:, :days].cumsum(axis=1)
+    p1, p0 = t_daily / n, c_daily / n
+    truth = (0.07 - 0.05) * np.arange(1, days + 1) / days
+    var = p1 * (1 - p1) / n + p0 * (1 - p0) / n
+    half = sequential.half_width(var, tuning_variance=sequential.rate_tuning_variance(n, n))
+    missed = (np.abs(p1 - p0 - truth) > half).any(axis=1).mean()
+    assert missed <= 0.05
+
+
+def test_value_per_responder_and_aov_with_delta_method_intervals():
+    rng = np.random.default_rng(2)
+    n = 4_000
+    responded = np.r_[rng.random(n) < 0.12, rng.random(n) < 0.10].astype(int)
+    orders = responded * rng.integers(1, 4, 2 * n)
+    value = orders * np.r_[rng.gamma(4, 25, n), rng.gamma(4, 20, n)]
+    df = pd.DataFrame({"group": ["treatment"] * n + ["control"] * n, "responded": responded, "net": value, "orders": orders})
+    row = uplift.test(df, value="net", orders="orders", bootstrap=0).summary().loc["treatment"]
+    t, c = df[df.group == "treatment"], df[df.group == "control"]
+    assert row["value_per_responder"] == pytest.approx(t.net.sum() / t.responded.sum())
+    assert row["aov"] == pytest.approx(t.net.sum() / t.orders.sum()) and row["control_aov"] == pytest.approx(c.net.sum() / c.orders.sum())
+    # Delta-method standard error against a bootstrap of the same ratio difference.
+    boot = []
+    for _ in range(400):
+        bt, bc = t.sample(frac=1, replace=True, random_state=rng), c.sample(frac=1, replace=True, random_state=rng)
+        boot.append(bt.net.sum() / bt.responded.sum() - bc.net.sum() / bc.responded.sum())
+    se_delta = (row["value_per_responder_difference_high"] - row["value_per_responder_difference_low"]) / (2 * 1.959964)
+    assert se_delta == pytest.approx(np.std(boot), rel=0.15)
+    # Planted: 2 orders per responder on average at 100 (treatment) and 80 (control) per order.
+    assert row["value_per_responder_difference_low"] < 40 < row["value_per_responder_difference_high"]
+
+
+def test_an_interim_response_report_says_it_is_interim(small_shop):
+    import dataclasses
+
+    sent = small_shop.touches.query("campaign_id == 'd11_2025_wave1'")["sent_at"].max()
+    early = dataclasses.replace(small_shop, as_of=(sent + pd.Timedelta(days=3)).normalize())
+    with pytest.raises(ValueError, match="partial=True"):
+        cl.campaign.response(early, "d11_2025_wave1")
+    resp = cl.campaign.response(early, "d11_2025_wave1", partial=True)
+    assert resp.attrs["final"] is False and resp.attrs["observed_until"] == early.as_of
+    full = cl.campaign.response(small_shop, "d11_2025_wave1")
+    assert full.attrs["final"] is True
+    # Only what was paid by as_of's end counts, computed directly.
+    o = small_shop.orders.merge(resp[["customer_id", "sent_at"]], on="customer_id")
+    end = early.as_of + pd.Timedelta(days=1)
+    seen = o[(o["paid_at"] > o["sent_at"]) & (o["paid_at"] <= o["sent_at"] + pd.Timedelta(days=7)) & (o["paid_at"] < end)]
+    assert resp["orders_7d"].sum() == seen.groupby("customer_id")["order_id"].nunique().sum() < full["orders_7d"].sum()
+    res = uplift.test(resp, outcome="responded_7d", value="net_7d", planned={"control": 0.2, "treatment": 0.8},
+                      bootstrap=0, final=resp.attrs["final"])
+    row = res.summary().loc["treatment"]
+    assert row["difference_always_low"] < row["difference_low"] and row["difference_always_high"] > row["difference_high"]
+    assert row["value_difference_always_low"] < row["value_difference_low"]
+    text = cl.report.response_verdict(res, observed_until=resp.attrs["observed_until"])
+    assert text.startswith("**中期结果**") and "随时有效" in text
+    final_text = cl.report.response_verdict(uplift.test(full, outcome="responded_7d", planned={"control": 0.2, "treatment": 0.8}, bootstrap=0))
+    assert final_text.startswith("7天响应率") and "中期" not in final_text

@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crm_lab.report.display import fmt_pct, fmt_yuan
+from crm_lab.report.display import fmt_pct, fmt_pp, fmt_yuan
 from crm_lab.report.labels import WAVE_ZH
 
-__all__ = ["overview_verdict", "overview_cards", "wave_plan_verdict", "wave_plan_cards", "window_text", "clv_verdict", "clv_cards"]
+__all__ = ["overview_verdict", "overview_cards", "wave_plan_verdict", "wave_plan_cards", "window_text", "clv_verdict", "clv_cards", "response_verdict"]
 
 Card = tuple[str, str, str]
 
@@ -114,3 +114,32 @@ def clv_cards(model: Any, predictions: pd.DataFrame, holdout: Any, horizon_days:
         ("验证期误差 (MAE)", f"{hs['MAE per customer (model)']:.3f}", f"朴素预测 {hs['MAE per customer (naive)']:.3f}"),
         ("客户数", f"{len(predictions):,}", ""),
     ]
+
+
+def response_verdict(result: Any, arm: str = "treatment", window: str = "7天", observed_until: Any = None) -> str:
+    """活动响应: the lift of ``arm`` over control with its interval and p-value, and the incremental value.
+
+    While the response window is open (``result.final`` False) the always-valid interval and
+    p-value are shown, valid however many mornings the report is read, and the verdict says the
+    result is interim.
+    """
+    row = result.summary().loc[arm]
+    final = getattr(result, "final", True)
+    low, high, p = ((row["difference_low"], row["difference_high"], row["p_value"]) if final else
+                    (row["difference_always_low"], row["difference_always_high"], row["p_value_always_valid"]))
+    interval = "95% CI" if final else "随时有效 95% 区间"
+    text = "" if final else (f"**中期结果**（数据截至 {pd.Timestamp(observed_until):%m-%d}，{window}窗口尚未结束；"
+                             "区间已按每日查看校正）：" if observed_until is not None else "**中期结果**（窗口尚未结束）：")
+    exact = "，人数少，用 Fisher 精确检验" if row["test"] == "Fisher exact" else ""
+    text += (f"{window}响应率 实验组 {fmt_pct(row['rate'])} vs 对照组 {fmt_pct(row['control_rate'])}，"
+             f"提升 **{fmt_pp(row['difference'])}**（{interval} {fmt_pp(low)} ~ {fmt_pp(high)}，p={p:.1g}{exact}）")
+    if "incremental_value" in row:
+        text += f"，增量有效金额 **{fmt_yuan(row['incremental_value'])}**"
+    text += "。"
+    if not (low > 0 or high < 0):
+        text += " 提升尚不显著。" if final else " 尚不能下结论，继续观察。"
+    elif not final:
+        text += " 已可下结论。"
+    if not result.srm["passed"]:
+        text += " ⚠ 分组比例异常（SRM），结论需谨慎。"
+    return text
