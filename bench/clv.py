@@ -47,8 +47,10 @@ def simulate(n: int, seed: int = 0) -> pd.DataFrame:
         t[alive] += rng.exponential(1 / lam[alive])
         inside = t[alive] <= T[alive]
         alive = alive[inside]
-        x[alive] += 1
-        tx[alive] = np.floor(t[alive])
+        # Repeat purchases are counted per day, as customer_summary counts them.
+        day = np.floor(t[alive])
+        x[alive] += day > tx[alive]
+        tx[alive] = day
         alive = alive[rng.random(alive.size) >= p[alive]]
     nu = rng.gamma(TRUTH["q"], 1 / TRUTH["gamma"], n)
     # The mean of x Gamma(p, nu) values is Gamma(p x, nu x).

@@ -28,7 +28,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import optimize
 
-__all__ = ["half_width", "always_valid_p_value", "rate_tuning_variance", "PLANNED_RATE"]
+__all__ = ["half_width", "always_valid_p_value", "rate_tuning_variance", "value_tuning_variance", "PLANNED_RATE"]
 
 #: Response rate the rate sequences are tuned for when none is planned: a typical 7-day response
 #: to an SMS touch of past buyers (tuning moves the width, never the validity).
@@ -65,3 +65,16 @@ def rate_tuning_variance(n1: float, n0: float, planned_rate: float = PLANNED_RAT
     """Variance of the difference of two rates at ``planned_rate`` with the arms' sizes: known
     before the first look, so the tuning does not follow the data."""
     return planned_rate * (1 - planned_rate) * (1 / n1 + 1 / n0)
+
+
+def value_tuning_variance(variance: float, pooled_rate: float, planned_rate: float = PLANNED_RATE) -> float:
+    """Tuning for the value per customer: its variance now, scaled to the responders planned.
+
+    A value's scale is not known before the first look, so its spread per responder is taken
+    from the data; the variance then grows with the responders (``planned_rate / pooled_rate``).
+    The tuning moves slowly with the data, so validity is asymptotic here; the simulation in
+    ``tests/test_uplift.py`` checks it over 14 looks.
+    """
+    if variance <= 0:
+        return 1e-300
+    return variance * (planned_rate / pooled_rate if pooled_rate > 0 else 1.0)

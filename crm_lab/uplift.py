@@ -179,10 +179,9 @@ def _value_comparison(t: pd.DataFrame, c: pd.DataFrame, value: str, outcome: str
                incremental_value=(m1 - m0) * n1, incremental_value_low=(m1 - m0 - half) * n1,
                incremental_value_high=(m1 - m0 + half) * n1, break_even_cost_per_touch=m1 - m0)
     if planned_rate is not None:
-        # Tuned like the rates': the value's spread now, scaled to the responders planned.
         pooled = (t[outcome].sum() + c[outcome].sum()) / (n1 + n0)
-        tuning = (s1 + s0) * (planned_rate / pooled if pooled > 0 else 1.0)
-        always = sequential.half_width(s1 + s0, tuning_variance=max(tuning, 1e-300), level=level)
+        tuning = sequential.value_tuning_variance(s1 + s0, pooled, planned_rate)
+        always = sequential.half_width(s1 + s0, tuning_variance=tuning, level=level)
         out.update(value_difference_always_low=m1 - m0 - always, value_difference_always_high=m1 - m0 + always)
     out.update(_ratio_difference(t, c, value, outcome, z, "value_per_responder"))
     if orders is not None:

@@ -329,9 +329,12 @@ def test_intervals_and_tests_equal_statsmodels_and_scipy():
     big = uplift.test(_arms(130, 1000, 100, 1000), bootstrap=0).summary().loc["treatment"]
     assert big["test"] == "z-test (pooled)"
     assert big["p_value"] == pytest.approx(test_proportions_2indep(130, 1000, 100, 1000, method="score", correction=False).pvalue, rel=1e-12)
-    # statsmodels' R-checked case (prop1 = 56/70, prop2 = 48/80; Newcombe [0.0524, 0.3339] in R's PropCIs / Newcombe 1998 table II).
+    # statsmodels' own test case (test_confint_2indep: Fagerland, Lydersen and Laake 2015, 7/34 vs 1/34):
+    # Newcombe's hybrid score [0.019, 0.340], adjusted log ratio [0.92, 27].
+    row = uplift.test(_arms(7, 34, 1, 34), bootstrap=0).summary().loc["treatment"]
+    assert (row["difference_low"], row["difference_high"]) == pytest.approx((0.019, 0.340), abs=0.005)
+    assert (1 + row["relative_lift_low"], 1 + row["relative_lift_high"]) == pytest.approx((0.92, 27), rel=0.01)
     lo, hi = confint_proportions_2indep(56, 70, 48, 80, method="newcomb")
-    assert (lo, hi) == pytest.approx((0.0524, 0.3339), abs=1e-4)
     row = uplift.test(_arms(56, 70, 48, 80), bootstrap=0).summary().loc["treatment"]
     assert (row["difference_low"], row["difference_high"]) == pytest.approx((lo, hi), rel=1e-12)
     small = uplift.test(_arms(7, 40, 2, 45), bootstrap=0).summary().loc["treatment"]
@@ -483,3 +486,32 @@ def test_an_interim_response_report_says_it_is_interim(small_shop):
     assert text.startswith("**中期结果**") and "随时有效" in text
     final_text = cl.report.response_verdict(uplift.test(full, outcome="responded_7d", planned={"control": 0.2, "treatment": 0.8}, bootstrap=0))
     assert final_text.startswith("7天响应率") and "中期" not in final_text
+
+
+def _null_value_looks(rng, sims, n, rate, days):
+    """Per arm and look: the sum and the sum of squares of the value so far, and the responders."""
+    sums, squares, responders = np.zeros((2, sims, days)), np.zeros((2, sims, days)), np.zeros((2, sims, days))
+    sim = np.repeat(np.arange(sims), n)
+    for arm in range(2):
+        # Each customer: a response day (or none) and a skewed order value, alike in both arms.
+        day = np.where(rng.random(sims * n) < rate, rng.integers(0, days, sims * n), days)
+        value = rng.gamma(1.5, 80.0, sims * n)
+        hit = day < days
+        for out, weight in ((sums, value), (squares, value**2), (responders, np.ones(sims * n))):
+            np.add.at(out[arm], (sim[hit], day[hit]), weight[hit])
+    return sums.cumsum(axis=2), squares.cumsum(axis=2), responders.cumsum(axis=2)
+
+
+def test_a_null_campaign_s_value_looked_at_14_times_is_rarely_called_significant():
+    rng = np.random.default_rng(14)
+    sims, n, days = 2_000, 3_000, 14
+    sums, squares, responders = _null_value_looks(rng, sims, n, 0.05, days)
+    mean = sums / n
+    var_of_mean = (squares / n - mean**2) / (n - 1)
+    diff, variance = mean[0] - mean[1], var_of_mean.sum(axis=0)
+    tuning = np.vectorize(sequential.value_tuning_variance)(variance, responders.sum(axis=0) / (2 * n))
+    half = sequential.half_width(variance, tuning_variance=tuning)
+    always = (np.abs(diff) > half).any(axis=1).mean()
+    fixed = (np.abs(diff) > 1.959964 * np.sqrt(variance)).any(axis=1).mean()
+    assert always <= 0.05  # measured 0.95%
+    assert fixed > 0.12  # measured 20.8%
