@@ -327,6 +327,7 @@ def test_auto_picks_the_smaller_holdout_error_and_says_why(shop_4k):
     model = cl.clv.fit(s, model="auto", holdout=check)
     assert model.purchases.label == check.comparison.loc[best, "model"]
     assert "smaller holdout error" in model.notes[-1] and model.choice["chosen"].sum() == 1
+    assert cl.report.clv_notes(model)[0].startswith(f"购买模型选用 {model.purchases.label}：验证期人均误差")
     by_likelihood = cl.clv.fit(s, model="auto")
     assert "higher log-likelihood" in by_likelihood.notes[-1]
     lls = by_likelihood.choice["log_likelihood"]

@@ -20,12 +20,20 @@ __all__ = ["ParetoNBD"]
 
 
 def _log_hyp2f1(rsx: np.ndarray, shape: np.ndarray, z: np.ndarray) -> np.ndarray:
-    """log 2F1(rsx, shape; rsx + 1; z) by Euler's transformation, (1 - z)^(1 - shape) 2F1(1, rsx + 1 - shape; rsx + 1; z).
+    """log 2F1(rsx, shape; rsx + 1; z) for 0 <= z < 1, written so that the series converges at z = 1.
 
-    The direct series fails (NaN) for many purchases and z near 1 (a loyal customer of a long
-    shop: UCI Online Retail); the transformed one has positive terms and converges at z = 1.
+    Directly where ``shape < 1``; else by Euler's transformation, ``(1 - z)^(1 - shape)
+    2F1(1, rsx + 1 - shape; rsx + 1; z)``. Either way c - a - b = |1 - shape| > 0: the direct series
+    alone is NaN for many purchases and z near 1 (a loyal customer of a long shop: UCI Online
+    Retail), the transformed one alone is slow for one-time buyers when beta >> alpha.
     """
-    return (1.0 - shape) * np.log1p(-z) + np.log(special.hyp2f1(1.0, rsx + 1.0 - shape, rsx + 1.0, z))
+    rsx, shape, z = (np.array(v, dtype="float64") for v in np.broadcast_arrays(rsx, shape, z))
+    direct = shape < 1
+    out = np.empty(rsx.shape)
+    out[direct] = np.log(special.hyp2f1(rsx[direct], shape[direct], rsx[direct] + 1.0, z[direct]))
+    e = ~direct
+    out[e] = (1.0 - shape[e]) * np.log1p(-z[e]) + np.log(special.hyp2f1(1.0, rsx[e] + 1.0 - shape[e], rsx[e] + 1.0, z[e]))
+    return out
 
 
 def _log_a0(r: float, alpha: float, s: float, beta: float, x: np.ndarray, tx: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -33,7 +41,7 @@ def _log_a0(r: float, alpha: float, s: float, beta: float, x: np.ndarray, tx: np
     if alpha < beta:
         low, high, shape = alpha, beta, r + x
     else:
-        low, high, shape = beta, alpha, s + 1.0 + 0 * x
+        low, high, shape = beta, alpha, s + 1.0
     rsx = r + s + x
     q1, q2 = high + tx, high + t
     first = _log_hyp2f1(rsx, shape, (high - low) / q1) + rsx * np.log(q2)
@@ -113,7 +121,10 @@ class ParetoNBD(Fitter):
         scale = time_scale(t)
         rate = (weights * x).sum() / (weights * t * scale).sum()
         theta0 = np.log([1.0, 1.0 / max(rate, 1e-9), 1.0, 10.0])
-        fitted = maximise(self._objective(x, tx * scale, t * scale, weights, self.penalizer), theta0, weights.sum())
+        # Bounded well beyond the boundary diagnostics (1e-6, 1e6): on data without dropout (s -> 0,
+        # beta -> infinity) the optimiser stops there instead of walking out with numerical gradients.
+        bounds = [(np.log(1e-9), np.log(1e9))] * 4
+        fitted = maximise(self._objective(x, tx * scale, t * scale, weights, self.penalizer), theta0, weights.sum(), bounds)
         units = np.array([1.0, 1.0 / scale, 1.0, 1.0 / scale])  # alpha and beta are times
         value, _ = self._objective(x, tx * scale, t * scale, weights, 0.0)(np.log(fitted.params))
         # Back in the time unit, each purchase's density gains a factor scale (event times are densities in time).

@@ -38,6 +38,7 @@ from crm_lab.report.params import (
 from crm_lab.report.runner import DEFAULT_TIMEOUT, ReportError, run_notebook, run_params
 from crm_lab.report.verdicts import (
     clv_cards,
+    clv_notes,
     clv_verdict,
     overview_cards,
     overview_verdict,
@@ -71,6 +72,7 @@ __all__ = [
     "overview_cards",
     "clv_verdict",
     "clv_cards",
+    "clv_notes",
     "response_verdict",
     "wave_plan_verdict",
     "wave_plan_cards",

@@ -22,7 +22,7 @@ import pandas as pd
 from crm_lab.report.display import fmt_pct, fmt_pp, fmt_yuan
 from crm_lab.report.labels import WAVE_ZH
 
-__all__ = ["overview_verdict", "overview_cards", "wave_plan_verdict", "wave_plan_cards", "window_text", "clv_verdict", "clv_cards", "response_verdict"]
+__all__ = ["overview_verdict", "overview_cards", "wave_plan_verdict", "wave_plan_cards", "window_text", "clv_verdict", "clv_cards", "clv_notes", "response_verdict"]
 
 Card = tuple[str, str, str]
 
@@ -143,3 +143,22 @@ def response_verdict(result: Any, arm: str = "treatment", window: str = "7天", 
     if not result.srm["passed"]:
         text += " ⚠ 分组比例异常（SRM），结论需谨慎。"
     return text
+
+
+def clv_notes(model: Any) -> list[str]:
+    """What the reader should know about how the CLV model was fitted, in Chinese: which purchase
+    model was chosen and why, and whether it was fitted on a sample."""
+    notes = []
+    choice = getattr(model, "choice", None)
+    if choice is not None:
+        chosen = choice[choice["chosen"]].iloc[0]
+        other = choice[~choice["chosen"]].iloc[0]
+        if "holdout_mae" in choice:
+            mine, theirs = f"{chosen['holdout_mae']:.3f}", f"{other['holdout_mae']:.3f}"
+            compared = f"低于 {other['model']} 的 {theirs}" if mine != theirs else f"与 {other['model']} 相当"
+            notes.append(f"购买模型选用 {chosen['model']}：验证期人均误差 {mine}，{compared}")
+        else:
+            notes.append(f"购买模型选用 {chosen['model']}：拟合似然高于 {other['model']}（未做验证期比较）")
+    if model.sample_size is not None:
+        notes.append(f"模型用随机抽取的 {model.sample_size:,} 位客户拟合，预测覆盖全部 {len(model.customers):,} 位")
+    return notes
