@@ -7,13 +7,12 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from crm_lab.clv.fitting import Fitter, maximise
-from crm_lab.clv.inputs import TIME_UNITS, check_rfm, collapse, time_scale
+from crm_lab.clv.fitting import PurchaseFitter
 
 __all__ = ["BetaGeo"]
 
 
-class BetaGeo(Fitter):
+class BetaGeo(PurchaseFitter):
     """BG/NBD model of repeat purchases (Fader, Hardie and Lee 2005).
 
     Purchases follow a Poisson process with rate λ ~ Gamma(r, α); after each repeat purchase a
@@ -54,12 +53,7 @@ class BetaGeo(Fitter):
 
     names = ["r", "alpha", "a", "b"]
     label = "BG/NBD"
-
-    def __init__(self, penalizer: float = 0.0, time_unit: str = "days"):
-        if time_unit not in TIME_UNITS:
-            raise ValueError(f"time_unit must be one of {sorted(TIME_UNITS)}")
-        self.penalizer = float(penalizer)
-        self.time_unit = time_unit
+    time_params = ("alpha",)
 
     @staticmethod
     def _objective(x: np.ndarray, tx: np.ndarray, t: np.ndarray, weights: np.ndarray, penalizer: float) -> Any:
@@ -97,19 +91,8 @@ class BetaGeo(Fitter):
 
         return value_and_grad
 
-    def fit(self, frequency: Any, recency: Any, T: Any) -> BetaGeo:
-        """Fit by maximum likelihood; returns self."""
-        x, tx, t, _, _ = check_rfm(frequency, recency, T, time_unit=self.time_unit)
-        (x, tx, t), weights, _ = collapse(x, tx, t)
-        scale = time_scale(t)
-        rate = (weights * x).sum() / (weights * t * scale).sum()
-        theta0 = np.log([1.0, 1.0 / max(rate, 1e-9), 1.0, 1.0])
-        fitted = maximise(self._objective(x, tx * scale, t * scale, weights, self.penalizer), theta0, weights.sum())
-        units = np.array([1.0, 1.0 / scale, 1.0, 1.0])  # alpha is a time: back to the time unit
-        value, _ = self._objective(x, tx * scale, t * scale, weights, 0.0)(np.log(fitted.params))
-        # Back in the time unit, each purchase's density gains a factor scale (event times are densities in time).
-        self._store(fitted, weights, units, -value * weights.sum() + (weights * x).sum() * np.log(scale))
-        return self
+    def _start(self, rate: float) -> np.ndarray:
+        return np.array([1.0, 1.0 / rate, 1.0, 1.0])
 
     def _p(self) -> tuple[float, float, float, float]:
         self.check_is_fitted()

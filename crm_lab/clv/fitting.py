@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
-__all__ = ["NotFittedError", "diagnose"]
+from crm_lab.clv.inputs import TIME_UNITS, check_rfm, collapse, time_scale
+
+__all__ = ["NotFittedError", "diagnose", "Fitter", "PurchaseFitter"]
 
 #: A parameter beyond these (in the fit's time scale, oldest customer at T = 1) sits at a boundary.
 BOUNDARY = (1e-6, 1e6)
@@ -204,3 +206,46 @@ class Fitter:
         """Estimates with standard errors and confidence intervals (log-scale Wald)."""
         self.check_is_fitted()
         return summary_table(self.params_, self.covariance_.to_numpy(), level)
+
+
+class PurchaseFitter(Fitter):
+    """What BG/NBD and Pareto/NBD share: the time unit, the penalty, and a fit in scaled time.
+
+    ``fit`` checks and collapses the customers, scales time so the oldest customer's T is 1
+    (lifetimes' ``_scale_time``: the penalty means the same whatever the unit), maximises the
+    subclass's ``_objective`` from ``_start``, converts the rate parameters (``time_params``) back
+    and stores the log-likelihood in the time unit.
+    """
+
+    #: Parameters that are times (scale with the time unit).
+    time_params: tuple[str, ...] = ()
+    #: Bounds of the log-parameters in the search, or None.
+    bounds: list[tuple[float, float]] | None = None
+
+    def __init__(self, penalizer: float = 0.0, time_unit: str = "days"):
+        if time_unit not in TIME_UNITS:
+            raise ValueError(f"time_unit must be one of {sorted(TIME_UNITS)}")
+        self.penalizer = float(penalizer)
+        self.time_unit = time_unit
+
+    @staticmethod
+    def _objective(x: np.ndarray, tx: np.ndarray, t: np.ndarray, weights: np.ndarray, penalizer: float) -> Any:
+        raise NotImplementedError
+
+    def _start(self, rate: float) -> np.ndarray:
+        """Starting parameters given the repeat purchase rate per unit of scaled time."""
+        raise NotImplementedError
+
+    def fit(self, frequency: Any, recency: Any, T: Any) -> Self:
+        """Fit by maximum likelihood; returns self."""
+        x, tx, t, _, _ = check_rfm(frequency, recency, T, time_unit=self.time_unit)
+        (x, tx, t), weights, _ = collapse(x, tx, t)
+        scale = time_scale(t)
+        rate = (weights * x).sum() / (weights * t * scale).sum()
+        objective = self._objective(x, tx * scale, t * scale, weights, self.penalizer)
+        fitted = maximise(objective, np.log(self._start(max(rate, 1e-9))), weights.sum(), self.bounds)
+        units = np.array([1.0 / scale if name in self.time_params else 1.0 for name in self.names])
+        value, _ = self._objective(x, tx * scale, t * scale, weights, 0.0)(np.log(fitted.params))
+        # Back in the time unit, each purchase's density gains a factor scale (event times are densities in time).
+        self._store(fitted, weights, units, -value * weights.sum() + (weights * x).sum() * np.log(scale))
+        return self

@@ -13,8 +13,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from crm_lab.clv.fitting import Fitter, maximise, numerical_gradient
-from crm_lab.clv.inputs import TIME_UNITS, check_rfm, collapse, time_scale
+from crm_lab.clv.fitting import PurchaseFitter, numerical_gradient
 
 __all__ = ["ParetoNBD"]
 
@@ -60,7 +59,7 @@ def _log_likelihood(params: np.ndarray, x: np.ndarray, tx: np.ndarray, t: np.nda
     return a1 + np.logaddexp(alive, gone)
 
 
-class ParetoNBD(Fitter):
+class ParetoNBD(PurchaseFitter):
     """Pareto/NBD model of repeat purchases, with the interface of :class:`~crm_lab.clv.BetaGeo`.
 
     Purchases follow a Poisson process with rate λ ~ Gamma(r, α); each customer's lifetime is
@@ -93,12 +92,10 @@ class ParetoNBD(Fitter):
 
     names = ["r", "alpha", "s", "beta"]
     label = "Pareto/NBD"
-
-    def __init__(self, penalizer: float = 0.0, time_unit: str = "days"):
-        if time_unit not in TIME_UNITS:
-            raise ValueError(f"time_unit must be one of {sorted(TIME_UNITS)}")
-        self.penalizer = float(penalizer)
-        self.time_unit = time_unit
+    time_params = ("alpha", "beta")
+    # Bounded well beyond the boundary diagnostics (1e-6, 1e6): on data without dropout (s -> 0,
+    # beta -> infinity) the search stops there instead of walking out with numerical gradients.
+    bounds = [(float(np.log(1e-9)), float(np.log(1e9)))] * 4
 
     @staticmethod
     def _objective(x: np.ndarray, tx: np.ndarray, t: np.ndarray, weights: np.ndarray, penalizer: float) -> Any:
@@ -114,22 +111,8 @@ class ParetoNBD(Fitter):
 
         return numerical_gradient(value)
 
-    def fit(self, frequency: Any, recency: Any, T: Any) -> ParetoNBD:
-        """Fit by maximum likelihood; returns self."""
-        x, tx, t, _, _ = check_rfm(frequency, recency, T, time_unit=self.time_unit)
-        (x, tx, t), weights, _ = collapse(x, tx, t)
-        scale = time_scale(t)
-        rate = (weights * x).sum() / (weights * t * scale).sum()
-        theta0 = np.log([1.0, 1.0 / max(rate, 1e-9), 1.0, 10.0])
-        # Bounded well beyond the boundary diagnostics (1e-6, 1e6): on data without dropout (s -> 0,
-        # beta -> infinity) the optimiser stops there instead of walking out with numerical gradients.
-        bounds = [(np.log(1e-9), np.log(1e9))] * 4
-        fitted = maximise(self._objective(x, tx * scale, t * scale, weights, self.penalizer), theta0, weights.sum(), bounds)
-        units = np.array([1.0, 1.0 / scale, 1.0, 1.0 / scale])  # alpha and beta are times
-        value, _ = self._objective(x, tx * scale, t * scale, weights, 0.0)(np.log(fitted.params))
-        # Back in the time unit, each purchase's density gains a factor scale (event times are densities in time).
-        self._store(fitted, weights, units, -value * weights.sum() + (weights * x).sum() * np.log(scale))
-        return self
+    def _start(self, rate: float) -> np.ndarray:
+        return np.array([1.0, 1.0 / rate, 1.0, 10.0])
 
     def _p(self) -> tuple[float, float, float, float]:
         self.check_is_fitted()
