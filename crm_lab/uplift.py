@@ -299,7 +299,9 @@ def test(
     """
     if not 0 < level < 1:
         raise ValueError(f"level must lie strictly between 0 and 1 (e.g. 0.95), got {level}")
-    data, present = _checked(df, group, outcome, value, cost, segments, covariate, control, arms)
+    if not final and not 0 < planned_rate < 1:
+        raise ValueError(f"planned_rate must lie in (0, 1) (the response rate the interim intervals are tuned for), got {planned_rate}")
+    data, present = _checked(df, group, outcome, value, cost, segments, covariate, control, arms, orders)
     cuped = None
     if covariate is not None:
         data, cuped = _cuped(data, value, covariate)
@@ -338,11 +340,13 @@ def test(
 
 
 def _checked(df: pd.DataFrame, group: str, outcome: str, value: str | None, cost: str | None, segments: str | None,
-             covariate: str | None, control: str, arms: list[str] | None) -> tuple[pd.DataFrame, list[str]]:
+             covariate: str | None, control: str, arms: list[str] | None, orders: str | None = None) -> tuple[pd.DataFrame, list[str]]:
     """The test's rows with text arm labels and a 0/1 outcome, and the arms present; bad input is an error."""
     if covariate is not None and value is None:
         raise ValueError("covariate (CUPED) adjusts the value: give value= too")
-    for col in (group, outcome, value, cost, segments, covariate):
+    if orders is not None and value is None:
+        raise ValueError("orders (for AOV) divides the value: give value= too")
+    for col in (group, outcome, value, cost, segments, covariate, orders):
         if col is not None and col not in df:
             raise ValueError(f"test: no column {col!r}; columns: {list(df.columns)}")
     if df.empty:
@@ -359,7 +363,7 @@ def _checked(df: pd.DataFrame, group: str, outcome: str, value: str | None, cost
     bad = ~y.isin([0, 1])
     if bad.any():
         raise ValueError(f"{outcome}: {int(bad.sum())} value(s) not 0/1 (rows {', '.join(map(str, df.index[bad][:5]))})")
-    for col in (value, cost):
+    for col in (value, cost, orders):
         if col is not None:
             v = pd.to_numeric(df[col], errors="coerce")
             wrong = v.isna() | (v < 0) | ~np.isfinite(v.astype(float))

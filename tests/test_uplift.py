@@ -281,6 +281,9 @@ def test_uplift_metrics_check_their_inputs_as_sklift_does():
         ({"level": 0.0}, "level"),
         ({"planned": {"control": -0.2, "treatment": 1.2}}, "planned"),
         ({"planned": {"control": 0.3, "treatment": 0.3}}, "sum to 1"),
+        ({"final": False, "planned_rate": 0.0}, "planned_rate"),
+        ({"value": "value", "orders": "missing"}, "no column"),
+        ({"orders": "value"}, "give value="),
     ],
 )
 def test_test_refuses_what_cannot_be_a_test(kwargs, match):
