@@ -271,6 +271,16 @@ def test_boundary_fit_on_online_retail_is_not_trusted_and_the_report_says_so(onl
     assert cards["平均活跃概率"] == "–" and cards["预测价值合计"] == "–"
 
 
+def test_online_retail_full_period_alive_for_everyone_is_not_trusted(online_retail_orders):
+    # P(alive) is ~0.999 for everyone, including customers silent for a year: a and b are not identified.
+    s = cl.summary.customer_summary(online_retail_orders)
+    with pytest.warns(UserWarning, match="orders of magnitude"):
+        model = cl.clv.fit(s)
+    assert model.predict()["p_alive"].mean() > 0.99 and not model.trustworthy
+    spans = [d for d in model.purchases.diagnostics_ if "orders of magnitude" in d]
+    assert [d.split(" of ")[1].split(" ")[0] for d in spans] == ["a", "b"]  # 5.1 and 5.7 orders of magnitude
+
+
 def test_a_trusted_fit_gets_a_plain_verdict(small_shop):
     model = cl.clv.fit(cl.summary.customer_summary(small_shop))
     check = cl.clv.evaluate(small_shop, "2025-03-31", "2025-11-30")
