@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 
 import pandas as pd
@@ -285,3 +286,56 @@ def test_missing_shop_folder_and_orders(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="no orders table"):
         cl.data.read_shop(tmp_path / "empty")
+
+
+def _douyin_without_buyer_id(tmp_path, phones):
+    header = DOUYIN_HEADER.replace(",用户ID", "")
+    rows = []
+    for i, (phone, province) in enumerate(phones):
+        rows.append(f"69212345678901300{i:02d},69212345678901400{i:02d},精华液,50ml,1,3601,SKU-1,199,199.00,2025-10-01 10:00:00,"
+                    f"2025-10-01 10:01:02,,已完成,,,,,商城推荐,,商品卡,买家{i},{phone},{province},某市,某区,某路,{i}号")
+    path = tmp_path / "masked.csv"
+    path.write_text(header + "\n" + "\n".join(rows) + "\n", encoding="utf-8-sig")
+    return path
+
+
+def test_masked_phones_never_merge_buyers(tmp_path):
+    # Four buyers in four provinces with the same masked pattern: refused, not one customer.
+    path = _douyin_without_buyer_id(tmp_path, [("138****5678", p) for p in ("浙江省", "广东省", "北京", "四川省")])
+    with pytest.warns(UserWarning, match="4 phone"), pytest.raises(cl.data.DataValidationError) as err:
+        cl.data.read_orders(path, preset="douyin", salt=SALT)
+    message = str(err.value)
+    assert "masked or encrypted phone in '收件人手机号'" in message and "rows 2, 3, 4, 5" in message
+    assert "doudian_open_id" in message  # the column to use instead
+    # Encrypted values (the open platform's) are refused alike; whole numbers still key customers.
+    with pytest.warns(UserWarning, match="1 phone"), pytest.raises(cl.data.DataValidationError, match="rows 3"):
+        cl.data.read_orders(_douyin_without_buyer_id(tmp_path, [("13800138000", "浙江省"), ("#Xk1mQ9w2==", "北京")]), preset="douyin", salt=SALT)
+    whole = cl.data.read_orders(_douyin_without_buyer_id(tmp_path, [("13800138000", "浙江省"), ("13900139000", "北京")]), preset="douyin", salt=SALT)
+    assert whole["customer_id"].nunique() == 2
+
+
+def test_masked_phones_are_not_hashed_when_a_buyer_id_keys_customers(tmp_path):
+    raw = pd.read_csv(io.StringIO(DOUYIN_HEADER + "\n" + "\n".join(DOUYIN_ROWS[:3])), dtype=str)
+    raw["收件人手机号"] = ["138****5678", "138****5678", "13700137000"]
+    path = tmp_path / "masked_with_ids.csv"
+    raw.to_csv(path, index=False, encoding="utf-8-sig")
+    with pytest.warns(UserWarning) as caught:  # also: 退款成功 without the after-sales file, as the fixture has
+        orders = cl.data.read_orders(path, preset="douyin", salt=SALT)
+    assert any("2 phone(s) masked" in str(w.message) for w in caught)
+    assert orders["customer_id"].tolist() == ["U1", "U2", "U3"]
+    assert orders["phone_hash"].isna().tolist() == [True, True, False]
+
+
+def test_tmall_nicks_are_hashed_as_text(tmp_path):
+    rows = []
+    for i, nick in enumerate(["tb1234_alice", "tb1234_bob", "小明", "ｔｂ１２３４_alice"]):
+        rows.append(f'="34567890123456789{i:02d}",{nick},120.00,118.00,交易成功,某人,某地址,,2025-06-01 09:00:00,'
+                    f"2025-06-01 09:01:00,玫瑰身体精油,1,1001,旗舰店,,0")
+    path = tmp_path / "nicks.csv"
+    path.write_text(TMALL_CLASSIC.splitlines()[0] + "\n" + "\n".join(rows) + "\n", encoding="utf-8-sig")
+    orders = cl.data.read_orders(path, preset="tmall", salt=SALT)
+    ids = orders.set_index("order_id")["customer_id"]
+    # alice and bob are two people (digits alone merged them); 小明 has an id; the full-width
+    # spelling of alice's nick is alice (NFKC).
+    assert ids.iloc[0] != ids.iloc[1] and ids.iloc[2].startswith("tb_") and ids.iloc[3] == ids.iloc[0]
+    assert "alice" not in orders.to_csv() and "小明" not in orders.to_csv()

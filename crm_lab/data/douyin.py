@@ -23,7 +23,7 @@ from crm_lab.data.schema import TIMEZONE, DataValidationError
 HEADERS: dict[str, tuple[str, ...]] = {
     "order_id": ("主订单编号", "订单编号", "订单号"),
     "line_id": ("子订单编号", "商品单号"),
-    "customer_id": ("用户ID", "买家ID", "open_id", "openid", "union_id", "会员ID"),
+    "customer_id": ("用户ID", "买家ID", "doudian_open_id", "open_id", "openid", "union_id", "会员ID"),
     "product_id": ("商品ID",),
     "sku_id": ("商家编码", "货号", "商家编码(货号)", "SKU编码"),
     "product_name": ("选购商品", "商品名称"),

@@ -24,7 +24,7 @@ import pandas as pd
 from crm_lab.data import douyin, tmall
 from crm_lab.data.canonical import read_table
 from crm_lab.data.douyin import GENRE_MAP, GENRE_PENDING, read_refunds
-from crm_lab.data.pii import PHONE_HEADERS, _pii, hash_phone
+from crm_lab.data.pii import PHONE_HEADERS, _pii, hash_text
 from crm_lab.data.raw import _map_headers, _read_raw, clean_id
 from crm_lab.data.schema import TIMEZONE, DataValidationError, _check_required, _coerce, validate
 
@@ -36,6 +36,21 @@ PRESETS: dict[str, dict[str, tuple[str, ...]]] = {"douyin": douyin.HEADERS, "tma
 
 
 UNPAID_STATUS = ("待支付", "待付款", "等待买家付款")
+
+
+def _refuse_masked_identity(preset: str, column: str | None, masked: pd.Series | None) -> None:
+    """Customers cannot be keyed on a phone column with masked values: 4 buyers of 138****5678 in
+    4 provinces would become one customer."""
+    if masked is None or not masked.any():
+        return
+    lines = pd.DataFrame({"_row": masked.index[masked] + 2})
+    ids = PRESETS[preset]["customer_id"]
+    raise DataValidationError(
+        "orders", "customer_id", f"have a masked or encrypted phone in {column!r} and the export has no buyer id column", int(masked.sum()),
+        lines.head(10),
+        f"a masked phone is not an identity (different buyers share 138****5678). Export a buyer id column "
+        f"({', '.join(ids)}), e.g. doudian_open_id from the open platform, or pass pii='drop' and map customers with crm_lab.identity",
+    )
 
 
 def _prepare_export(
@@ -55,13 +70,13 @@ def _prepare_export(
     raw = _read_raw(source, encoding)
     raw = raw.reset_index(drop=True)
     df, used = _map_headers(raw, PRESETS[preset])
-    phone_hash = _pii(raw, pii, salt)
+    phone_hash, phone_column, masked = _pii(raw, pii, salt)
     if "customer_id" not in df:
         if "buyer_nick" in df:
-            # A buyer nick is an account name: keep only its salted hash.
-            df["customer_id"] = "tb_" + hash_phone(df["buyer_nick"].astype("str"), salt).str[:20]
-            df.loc[df["buyer_nick"].isna(), "customer_id"] = pd.NA
+            # A buyer nick is an account name, hashed as text (digits alone would merge tb1234_alice and tb1234_bob).
+            df["customer_id"] = "tb_" + hash_text(df["buyer_nick"], salt).str[:20]
         elif phone_hash is not None:
+            _refuse_masked_identity(preset, phone_column, masked)
             df["customer_id"] = "ph_" + phone_hash.str[:20]
         else:
             tried = PRESETS[preset]["customer_id"] + PRESETS[preset].get("buyer_nick", ()) + PHONE_HEADERS

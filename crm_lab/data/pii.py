@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 
 import pandas as pd
 
-from crm_lab.data.raw import _find
+from crm_lab.data.raw import _find, clean_id
 
 
 SALT_ENV = "CRM_LAB_SALT"
@@ -56,8 +57,55 @@ def normalise_phone(values: pd.Series) -> pd.Series:
     return digits.where(digits.str.len() > 0)
 
 
+#: Placeholders that mean "no value" in exports, never an identity.
+PLACEHOLDERS = frozenset({"", "-", "--", "—", "0", "null", "none", "nan", "n/a", "na", "无", "未知"})
+
+
+def masked_phones(values: pd.Series) -> pd.Series:
+    """True where a phone is present but not a whole mainland mobile number: masked (``138****5678``),
+    encrypted, or of the wrong length. Such a value is not an identity: different buyers share it.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_lab.data.pii import masked_phones
+    >>> masked_phones(pd.Series(["138****5678", "+86 138 0013 8000", "#A1b2C3==", None])).tolist()
+    [True, False, True, False]
+    """
+    text = clean_id(values)  # Excel's ="…" and leading apostrophe are not masks
+    present = text.notna() & ~text.str.lower().isin(PLACEHOLDERS)
+    whole = normalise_phone(text.fillna("")).str.fullmatch(r"1\d{10}").fillna(False)
+    # Separators (spaces, dashes, a +86 prefix) are fine; anything else (*, letters) is a mask or a cipher.
+    clean = text.str.fullmatch(r"[+\d\s().-]+").fillna(False)
+    return (present & ~(whole & clean)).astype(bool)
+
+
+def hash_text(values: pd.Series, salt: str | None = None) -> pd.Series:
+    """Salted SHA-256 of text ids (buyer nicks, open ids), NFKC-normalised and stripped; nulls and
+    placeholders (``-``, ``NULL`` ...) become null. Unlike :func:`hash_phone` nothing is dropped:
+    ``tb1234_alice`` and ``tb1234_bob`` stay two people, ``小明`` gets an id.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_lab.data.pii import hash_text
+    >>> h = hash_text(pd.Series(["tb1234_alice", "tb1234_bob", "小明", "-"]), salt="s" * 16)
+    >>> h.iloc[0] != h.iloc[1], h.iloc[2] is not None, h.iloc[3] is pd.NA
+    (True, True, True)
+    """
+    import unicodedata
+
+    key = _salt(salt).encode("utf-8")
+    text = values.astype("str").where(values.notna())
+    text = text.map(lambda v: unicodedata.normalize("NFKC", v).strip() if isinstance(v, str) else v)
+    text = text.where(~text.str.lower().isin(PLACEHOLDERS))
+    table = {v: hashlib.sha256(key + b"text:" + v.encode("utf-8")).hexdigest() for v in text.dropna().unique()}
+    return text.map(table).astype("string").where(text.notna())
+
+
 def hash_phone(values: pd.Series | list[str], salt: str | None = None) -> pd.Series:
-    """Salted SHA-256 of normalised phone numbers (hex); nulls stay null.
+    """Salted SHA-256 of normalised phone numbers (hex); nulls, and masked or partial numbers
+    (:func:`masked_phones`), stay null: a part of a number is never hashed as if it were whole.
 
     Parameters
     ----------
@@ -75,16 +123,21 @@ def hash_phone(values: pd.Series | list[str], salt: str | None = None) -> pd.Ser
     """
     key = _salt(salt).encode("utf-8")
     series = pd.Series(values, dtype="object") if not isinstance(values, pd.Series) else values
+    series = clean_id(series.where(~masked_phones(series)))
     phones = normalise_phone(series.where(series.notna(), ""))
     uniques = phones.dropna().unique()
     table = {p: hashlib.sha256(key + p.encode("utf-8")).hexdigest() for p in uniques}
     return phones.map(table).astype("str").where(phones.notna())
 
 
-def _pii(raw: pd.DataFrame, pii: str, salt: str | None) -> pd.Series | None:
+def _pii(raw: pd.DataFrame, pii: str, salt: str | None) -> tuple[pd.Series | None, str | None, pd.Series | None]:
+    """The salted phone hash of an export, the phone column's name and which of its rows are masked."""
     phone_cols = _find(raw, PHONE_HEADERS)
-    if not phone_cols:
-        return None
-    if pii == "drop":
-        return None
-    return hash_phone(raw[phone_cols[0]], salt)
+    if not phone_cols or pii == "drop":
+        return None, None, None
+    column = phone_cols[0]
+    masked = masked_phones(raw[column])
+    if masked.any():
+        warnings.warn(f"column {column!r}: {int(masked.sum())} phone(s) masked, encrypted or not a whole mobile number "
+                      "(e.g. 138****5678); they are not hashed (a masked phone is no identity: buyers share it)", stacklevel=4)
+    return hash_phone(raw[column], salt), column, masked

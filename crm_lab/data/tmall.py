@@ -13,7 +13,7 @@ from __future__ import annotations
 HEADERS: dict[str, tuple[str, ...]] = {
     "order_id": ("主订单编号", "订单编号"),
     "line_id": ("子订单编号",),
-    "customer_id": ("买家ID", "买家会员ID"),
+    "customer_id": ("买家ID", "买家会员ID", "买家openuid", "openuid"),
     "buyer_nick": ("买家会员名", "买家昵称"),
     "product_id": ("商品ID", "宝贝ID"),
     "sku_id": ("商家编码",),
