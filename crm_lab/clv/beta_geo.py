@@ -94,11 +94,6 @@ class BetaGeo(PurchaseFitter):
     def _start(self, rate: float) -> np.ndarray:
         return np.array([1.0, 1.0 / rate, 1.0, 1.0])
 
-    def _p(self) -> tuple[float, float, float, float]:
-        self.check_is_fitted()
-        r, alpha, a, b = (float(v) for v in self.params_[self.names])
-        return r, alpha, a, b
-
     def expected_purchases(self, t: float, frequency: Any, recency: Any, T: Any) -> np.ndarray:
         """E[purchases in (T, T + t] | frequency, recency, T]; ``t`` in the model's time unit."""
         r, alpha, a, b = self._p()

@@ -202,6 +202,11 @@ class Fitter:
         if not hasattr(self, "params_"):
             raise NotFittedError(f"This {type(self).__name__} is not fitted yet: call fit() first")
 
+    def _p(self) -> tuple[float, ...]:
+        """The estimates in the order of :attr:`names` (:class:`NotFittedError` before ``fit``)."""
+        self.check_is_fitted()
+        return tuple(float(v) for v in self.params_[self.names])
+
     def summary(self, level: float = 0.95) -> pd.DataFrame:
         """Estimates with standard errors and confidence intervals (log-scale Wald)."""
         self.check_is_fitted()

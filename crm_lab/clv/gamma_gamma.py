@@ -81,8 +81,7 @@ class GammaGamma(Fitter):
 
     def expected_order_value(self, frequency: Any, monetary_value: Any) -> np.ndarray:
         """E[order value | frequency, mean repeat order value]: shrunk towards the population mean."""
-        self.check_is_fitted()
-        p, q, g = (float(v) for v in self.params_[self.names])
+        p, q, g = self._p()
         if q <= 1:
             raise ValueError(f"Gamma-Gamma q = {q:.3f} <= 1: the population mean order value is undefined")
         x = np.asarray(frequency, dtype="float64")

@@ -114,11 +114,6 @@ class ParetoNBD(PurchaseFitter):
     def _start(self, rate: float) -> np.ndarray:
         return np.array([1.0, 1.0 / rate, 1.0, 10.0])
 
-    def _p(self) -> tuple[float, float, float, float]:
-        self.check_is_fitted()
-        r, alpha, s, beta = (float(v) for v in self.params_[self.names])
-        return r, alpha, s, beta
-
     def expected_purchases(self, t: float, frequency: Any, recency: Any, T: Any) -> np.ndarray:
         """E[purchases in (T, T + t] | frequency, recency, T] (the note's equation 41); ``t`` in the model's time unit."""
         r, alpha, s, beta = params = np.array(self._p())
