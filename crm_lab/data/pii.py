@@ -72,7 +72,11 @@ def masked_phones(values: pd.Series) -> pd.Series:
     >>> masked_phones(pd.Series(["138****5678", "+86 138 0013 8000", "#A1b2C3==", None])).tolist()
     [True, False, True, False]
     """
-    text = clean_id(values)  # Excel's ="…" and leading apostrophe are not masks
+    return _masked(clean_id(values))  # Excel's ="…" and leading apostrophe are not masks
+
+
+def _masked(text: pd.Series) -> pd.Series:
+    """:func:`masked_phones` of values already through :func:`~crm_lab.data.raw.clean_id`."""
     present = text.notna() & ~text.str.lower().isin(PLACEHOLDERS)
     whole = normalise_phone(text.fillna("")).str.fullmatch(r"1\d{10}").fillna(False)
     # Separators (spaces, dashes, a +86 prefix) are fine; anything else (*, letters) is a mask or a cipher.
@@ -96,11 +100,12 @@ def hash_text(values: pd.Series, salt: str | None = None) -> pd.Series:
     import unicodedata
 
     key = _salt(salt).encode("utf-8")
-    text = values.astype("str").where(values.notna())
-    text = text.map(lambda v: unicodedata.normalize("NFKC", v).strip() if isinstance(v, str) else v)
-    text = text.where(~text.str.lower().isin(PLACEHOLDERS))
-    table = {v: hashlib.sha256(key + b"text:" + v.encode("utf-8")).hexdigest() for v in text.dropna().unique()}
-    return text.map(table).astype("string").where(text.notna())
+    raw = values.astype("str").where(values.notna())
+    # Each distinct id is normalised and hashed once; placeholders map to nothing.
+    normal = {v: unicodedata.normalize("NFKC", v).strip() for v in raw.dropna().unique()}
+    table = {v: hashlib.sha256(key + b"text:" + n.encode("utf-8")).hexdigest()
+             for v, n in normal.items() if n.lower() not in PLACEHOLDERS}
+    return raw.map(table).astype("string")
 
 
 def hash_phone(values: pd.Series | list[str], salt: str | None = None) -> pd.Series:
@@ -121,10 +126,15 @@ def hash_phone(values: pd.Series | list[str], salt: str | None = None) -> pd.Ser
     >>> bool(h[0] == h[1]), len(h[0])
     (True, 64)
     """
-    key = _salt(salt).encode("utf-8")
     series = pd.Series(values, dtype="object") if not isinstance(values, pd.Series) else values
-    series = clean_id(series.where(~masked_phones(series)))
-    phones = normalise_phone(series.where(series.notna(), ""))
+    text = clean_id(series)
+    return _hash_whole(text.where(~_masked(text)), salt)
+
+
+def _hash_whole(text: pd.Series, salt: str | None) -> pd.Series:
+    """:func:`hash_phone` of cleaned values whose masked ones are already null."""
+    key = _salt(salt).encode("utf-8")
+    phones = normalise_phone(text.where(text.notna(), ""))
     uniques = phones.dropna().unique()
     table = {p: hashlib.sha256(key + p.encode("utf-8")).hexdigest() for p in uniques}
     return phones.map(table).astype("str").where(phones.notna())
@@ -136,8 +146,9 @@ def _pii(raw: pd.DataFrame, pii: str, salt: str | None) -> tuple[pd.Series | Non
     if not phone_cols or pii == "drop":
         return None, None, None
     column = phone_cols[0]
-    masked = masked_phones(raw[column])
+    text = clean_id(raw[column])
+    masked = _masked(text)
     if masked.any():
         warnings.warn(f"column {column!r}: {int(masked.sum())} phone(s) masked, encrypted or not a whole mobile number "
                       "(e.g. 138****5678); they are not hashed (a masked phone is no identity: buyers share it)", stacklevel=4)
-    return hash_phone(raw[column], salt), column, masked
+    return _hash_whole(text.where(~masked), salt), column, masked
