@@ -26,7 +26,7 @@ import narwhals as nw
 import pandas as pd
 
 from crm_lab import engine, summary
-from crm_lab.data import OWN_SALES, Shop, net_amount, observation_end, window_length
+from crm_lab.data import OWN_SALES, Shop, net_amount, window_length
 
 __all__ = ["response", "window_label", "payment_reminder_response", "influencer_genre", "responder_products", "touch_features"]
 
@@ -73,11 +73,9 @@ def response(shop: Shop, campaign_id: str, windows: tuple[str, ...] = ("24h", "7
         raise ValueError(f"campaign {campaign_id}: the {longest} window after the last touch ({touches['sent_at'].max()}) "
                          f"reaches past the data's end ({pd.Timestamp(shop.as_of).date()}); responses would be undercounted. "
                          "Fix: response(..., partial=True) for an interim look")
-    orders = engine.lazy(shop.orders)
     sent = engine.like(shop.orders, touches[["touch_id", "customer_id", "sent_at"]])
-    lines = orders.select("customer_id", "order_id", "paid_at", net_amount().alias("net"))
-    if shop.as_of is not None:  # nothing after the moment of observation, also when the orders go on
-        lines = lines.filter(nw.col("paid_at") < engine.timestamp(observation_end(shop.as_of), lines))
+    # The lines observed as of the shop's as_of (nothing after it, also when the orders go on).
+    lines = summary.order_lines(shop)[0].select("customer_id", "order_id", "paid_at", "net")
     joined = lines.join(sent, on="customer_id").filter(
         (nw.col("paid_at") > nw.col("sent_at")) & (nw.col("paid_at") <= nw.col("sent_at") + longest.to_pytimedelta())
     )
