@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +12,7 @@ import pandas as pd
 
 from crm_lab import engine, summary
 from crm_lab.clv.inputs import TIME_UNITS
-from crm_lab.clv.model import PURCHASE_MODELS, CLVModel, fit
+from crm_lab.clv.model import PURCHASE_MODELS, CLVModel, fit, purchase_model
 from crm_lab.data import observation_end, orders_of
 from crm_lab.results import Result
 
@@ -128,7 +129,10 @@ def evaluate(source: Any, calibration_end: Any, holdout_end: Any, *, model: str 
     c["actual"] = actual.reindex(c.index, fill_value=0).astype("float64")
     c["naive"] = np.where(c["T"] > 0, c["frequency"] / c["T"].where(c["T"] > 0, 1.0), 0.0) * days
     names = list(PURCHASE_MODELS) if model == "auto" else [model]
-    fits = {name: fit(cal, model=name, penalizer=penalizer) for name in names}
+    first = fit(cal, model=names[0], penalizer=penalizer)
+    fits = {names[0]: first}
+    for name in names[1:]:  # the same customers and Gamma-Gamma fit: only the purchase model is new
+        fits[name] = dataclasses.replace(first, purchases=purchase_model(name, penalizer, first.time_unit, first.customers))
     predicted = {name: m.purchases.expected_purchases(days, c["frequency"], c["recency"], c["T"]) for name, m in fits.items()}
     comparison = _comparison(c, predicted, fits)
     chosen = comparison.drop(index="naive")["mae"].idxmin()

@@ -17,7 +17,7 @@ from crm_lab.clv.pareto_nbd import ParetoNBD
 from crm_lab.data import window_length
 from crm_lab.results import Result
 
-__all__ = ["CLVModel", "fit", "PURCHASE_MODELS"]
+__all__ = ["CLVModel", "fit", "purchase_model", "PURCHASE_MODELS"]
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,8 @@ class CLVModel(Result):
         return table.iloc[::-1]
 
 
-def _purchase_model(name: str, penalizer: float, time_unit: str, fit_on: pd.DataFrame) -> BetaGeo | ParetoNBD:
+def purchase_model(name: str, penalizer: float, time_unit: str, fit_on: pd.DataFrame) -> BetaGeo | ParetoNBD:
+    """The purchase model ``name`` (a key of :data:`PURCHASE_MODELS`) fitted on ``fit_on``'s frequency, recency and T."""
     return PURCHASE_MODELS[name](penalizer, time_unit).fit(fit_on["frequency"], fit_on["recency"], fit_on["T"])
 
 
@@ -154,13 +155,13 @@ def _choose(fit_on: pd.DataFrame, penalizer: float, time_unit: str, holdout: Any
             raise ValueError("holdout: give the report of evaluate(..., model='auto'), which compares both purchase models")
         table = errors.loc[list(PURCHASE_MODELS), ["model", "mae", "trustworthy"]].rename(columns={"mae": "holdout_mae"})
         chosen = table.sort_values(["trustworthy", "holdout_mae"], ascending=[False, True]).index[0]
-        purchases = _purchase_model(chosen, penalizer, time_unit, fit_on)
+        purchases = purchase_model(chosen, penalizer, time_unit, fit_on)
         why = (f"smaller holdout error (MAE per customer {table.loc[chosen, 'holdout_mae']:.3f} against "
                f"{table.drop(index=chosen)['holdout_mae'].iloc[0]:.3f}, {holdout.calibration_end:%Y-%m-%d} to {holdout.holdout_end:%Y-%m-%d})")
     else:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UserWarning)
-            fitted = {name: _purchase_model(name, penalizer, time_unit, fit_on) for name in PURCHASE_MODELS}
+            fitted = {name: purchase_model(name, penalizer, time_unit, fit_on) for name in PURCHASE_MODELS}
         table = pd.DataFrame({"model": [m.label for m in fitted.values()],
                               "log_likelihood": [m.log_likelihood_ for m in fitted.values()],
                               "trustworthy": [m.converged_ for m in fitted.values()]}, index=list(fitted))
@@ -228,7 +229,7 @@ def fit(summary: pd.DataFrame, *, model: str = "bgnbd", time_unit: str = "days",
         purchases, choice, reason = _choose(fit_on, penalizer, time_unit, holdout)
         notes.append(reason)
     else:
-        purchases = _purchase_model(model, penalizer, time_unit, fit_on)
+        purchases = purchase_model(model, penalizer, time_unit, fit_on)
     # Net amounts: a customer whose repeat value is not positive has nothing to learn from (a
     # summary made by hand may have them). Left out of the spend fit (counted here), still predicted.
     refunded = (fit_on["frequency"] > 0) & (fit_on["monetary_value"] <= 0)
