@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -331,8 +332,9 @@ class Audience:
         return split
 
     def export(self, path: str | os.PathLike[str], control_share: float | None = None, seed: int = CONTROL_SEED,
-               ids: str = "customer_id", run: dict[str, Any] | None = None, groups: pd.DataFrame | None = None) -> Path:
-        """Write the audience's ids (and groups) as CSV plus ``<path>.manifest.json``; atomic.
+               ids: str = "customer_id", run: dict[str, Any] | None = None, groups: pd.DataFrame | None = None,
+               format: str = "ids", contacts: str | os.PathLike[str] | None = None) -> Path:
+        """Write the audience as a file a platform or a pickup job takes, plus ``<path>.manifest.json``; atomic.
 
         An empty audience writes a file with the header only and its manifest, so that a pickup
         job never finds yesterday's list where today's should be.
@@ -340,13 +342,21 @@ class Audience:
         Parameters
         ----------
         ids : {"customer_id", "phone_hash"}
-            Which id to write: the unified customer id or the member's salted phone hash (for
-            platforms that match on it). Never a phone number, name or address.
+            With ``format="ids"``: the unified customer id or the member's salted phone hash.
         run : dict, optional
             The run that made the export (id, command), recorded in the manifest.
         groups : pandas.DataFrame, optional
             A split from :meth:`split_control` to write as it is (its share and seed go to the
             manifest); it must hold exactly this audience's customers.
+        format : {"ids", "oceanengine_dmp", "tencent_gdt", "doudian_open_id"}
+            ``"ids"``: CSV of ``id`` (and ``group``). The others are the platforms' upload files,
+            one key per line, no header, for the treatment group only (the control group is held
+            out, as the manifest says): SHA-256 of the 11-digit phone for a 巨量引擎 DMP audience
+            package, MD5 of it for 广点通 (``HASH_MOBILE_PHONE``), ``doudian_open_id`` for 抖店 SMS.
+            The keys come from the shop's contacts table (:mod:`crm_lab.data.contacts`); the
+            manifest's ``match`` says how many of the audience have one.
+        contacts : path, optional
+            The contacts file (default: the shop folder's ``contacts/contacts.parquet``).
 
         Notes
         -----
@@ -356,18 +366,50 @@ class Audience:
         """
         if groups is not None:
             control_share, seed = _check_groups(self, groups)
-        out, missing = _export_rows(self, control_share, seed, ids, groups)
-        target = atomic_write(out, path)
+        if format == "ids":
+            out, missing = _export_rows(self, control_share, seed, ids, groups)
+            target = atomic_write(out, path)
+            extra: dict[str, Any] = {"ids": ids, "customers": int(len(out)), "without_id": missing}
+        else:
+            target, extra = self._export_platform(Path(path), format, contacts, control_share, seed, groups)
+            out = None
         manifest = {
             "name": self.name, "as_of": str(self.as_of), "created_at": dt.datetime.now().isoformat(timespec="seconds"),
-            "ids": ids, "customers": int(len(out)), "without_id": missing,
+            "format": format, **extra,
             "control_share": control_share, "seed": seed if control_share else None,
-            "groups": out["group"].value_counts().to_dict() if "group" in out else None,
+            "groups": out["group"].value_counts().to_dict() if out is not None and "group" in out else extra.get("groups"),
             "rules": self.describe().to_dict(orient="records"),
-            "data": self.shop.source or None, "run": run,
+            "data": {k: v for k, v in (self.shop.source or {}).items() if k != "contacts"} or None, "run": run,
         }
         atomic_text(f"{target}.manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1, default=str))
         return target
+
+    def _export_platform(self, path: Path, format: str, contacts: Any, control_share: float | None, seed: int,
+                         groups: pd.DataFrame | None) -> tuple[Path, dict[str, Any]]:
+        """The treatment group's platform keys, one per line, and the manifest's match counts."""
+        from crm_lab.data.contacts import PLATFORM_KEYS, keys_for, read_contacts
+
+        if format not in PLATFORM_KEYS:
+            raise ValueError(f"format={format!r}: expected 'ids' or one of {sorted(PLATFORM_KEYS)}")
+        source = contacts or (self.shop.source or {}).get("contacts")
+        if source is None:
+            raise ValueError(f"format={format!r} needs the shop's contacts table (platform keys kept apart from the "
+                             "analysis tables): import the shop with `crm-lab import`, which writes contacts/ from the "
+                             "export's phones and open ids, or pass contacts='<shop>/contacts/contacts.parquet'")
+        split, _ = _export_rows(self, control_share, seed, "customer_id", groups)
+        treated = split.loc[split["group"] == "treatment", "id"] if "group" in split else split["id"]
+        key = PLATFORM_KEYS[format]
+        rows, without = keys_for(read_contacts(source), treated, key)
+        target = atomic_text(path, "".join(f"{k}\n" for k in rows[key].drop_duplicates()))
+        n = int(len(treated))
+        if without:
+            warnings.warn(f"{self.name}: {without:,} of {n:,} customer(s) to touch have no {key} in the contacts table "
+                          f"(match {1 - without / n:.1%}); the platform cannot reach them through {format}", stacklevel=3)
+        extra = {"key": key, "customers": n, "keys": int(rows[key].nunique()),
+                 "match": {"customers": n, "with_key": n - without, "rate": (n - without) / n if n else None},
+                 "held_out": int(len(split) - n),
+                 "groups": split["group"].value_counts().to_dict() if "group" in split else None}
+        return target, extra
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,10 @@ Commands
 ``crm-lab run PARAMS... [--out reports] [--parallel N] [--data DIR] [--timeout S] [--templates DIR]``
     Execute the notebooks each params file names and publish HTML reports and audience exports;
     exit 1 if any failed or a params file was refused (nothing of it ran).
+``crm-lab import --out DIR --orders FILE... (--preset P | --mapping MAP.yaml) [--refunds F] [--members F...] ...``
+    Import export files into a canonical shop folder (merged with an earlier import, atomic),
+    with ``quality.json`` / ``quality.html``; the salt comes from ``CRM_LAB_SALT``. Exit 1 if
+    the files were refused (nothing written).
 ``crm-lab demo``
     Simulate the sample shop (if missing) into ``data/demo`` and run ``params/demo_*.yaml``.
 ``crm-lab audience RECIPE --data DIR --out DIR [--set key=value ...] [--control-share S]``
@@ -61,6 +65,27 @@ def _run(args: argparse.Namespace) -> int:
             print(f"FAILED {params}: {exc}", file=sys.stderr)
     print(f"index: {(Path(args.out) / 'index.html').resolve()}")
     return 1 if failed else 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from crm_lab import data
+    from crm_lab.data.importer import import_shop
+    from crm_lab.files import atomic_text
+    from crm_lab.report.quality import quality_page, quality_verdict
+
+    try:
+        report = import_shop(args.out, orders=args.orders, refunds=args.refunds, members=args.members,
+                             products=args.products, touches=args.touches, events=args.events, preset=args.preset,
+                             mapping=args.mapping, as_of=args.as_of, name=args.name, currency=args.currency,
+                             errors=args.errors)
+    except (ValueError, FileNotFoundError, data.DataValidationError) as exc:
+        print(f"FAILED import into {args.out}: {exc}", file=sys.stderr)
+        return 1
+    page = atomic_text(Path(args.out) / "quality.html", quality_page(report))
+    print(report.summary().to_string(index=False))
+    print(quality_verdict(report).replace("**", ""))
+    print(f"shop: {Path(args.out).resolve()}\nquality report: {page.resolve()}")
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -164,6 +189,22 @@ def main(argv: list[str] | None = None) -> int:
                    help="time limit of each notebook (default: the params file's `timeout:`, else 1200)")
     p.add_argument("--templates", action="append", metavar="DIR", help="a folder of your own notebook templates (repeatable)")
     p.set_defaults(func=_run)
+
+    p = sub.add_parser("import", help="import export files into a canonical shop folder, with a quality report")
+    p.add_argument("--out", required=True, help="the shop folder (merged with an earlier import there)")
+    p.add_argument("--orders", nargs="+", required=True, metavar="FILE", help="order exports")
+    p.add_argument("--refunds", default=None, metavar="FILE", help="Douyin after-sales export (售后表)")
+    for table in ("members", "products", "touches", "events"):
+        p.add_argument(f"--{table}", nargs="+", default=None, metavar="FILE", help=f"{table} files")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--preset", choices=("douyin", "tmall", "douyin_api"), help="a platform's export headers")
+    which.add_argument("--mapping", metavar="YAML", help="a mapping file: canonical column -> your column, per table")
+    p.add_argument("--as-of", default=None, help="extraction time (default: the newest file's modification time)")
+    p.add_argument("--name", default=None, help="the shop's name")
+    p.add_argument("--currency", default=None, help="ISO code, e.g. GBP (default: the mapping's, else CNY)")
+    p.add_argument("--errors", choices=("quarantine", "raise"), default="quarantine",
+                   help="set bad rows aside in quarantine/ (default) or refuse the files")
+    p.set_defaults(func=_import)
 
     p = sub.add_parser("demo", help="simulate the sample shop and build the demo reports")
     p.add_argument("--customers", type=int, default=20_000)

@@ -24,6 +24,8 @@ import seaborn as sns
 from matplotlib import font_manager
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
+from crm_lab import currency
+
 __all__ = ["set_theme", "ensure_cjk", "cjk_font", "bar", "line", "yuan_formatter", "PALETTE", "GROUP_COLORS"]
 
 ACCENT = "#e6456a"
@@ -117,7 +119,8 @@ def set_theme(context: str = "notebook") -> str | None:
 
 
 def yuan_formatter(decimals: int = 0) -> FuncFormatter:
-    """Axis formatter for yuan amounts: ¥1,234, and ¥12.5万 / ¥3.4亿 from ten thousand up.
+    """Axis formatter for amounts in the shop's currency (:mod:`crm_lab.currency`): ¥1,234, and
+    ¥12.5万 / ¥3.4亿 from ten thousand up (£12.5万 for a GBP shop).
 
     Examples
     --------
@@ -127,11 +130,12 @@ def yuan_formatter(decimals: int = 0) -> FuncFormatter:
     """
 
     def fmt(value: float, _pos: Any = None) -> str:
+        sign = currency.symbol()
         if abs(value) >= 1e8:
-            return f"¥{value / 1e8:.4g}亿"
+            return f"{sign}{value / 1e8:.4g}亿"
         if abs(value) >= 1e4:
-            return f"¥{value / 1e4:.4g}万"
-        return f"¥{value:,.{decimals}f}"
+            return f"{sign}{value / 1e4:.4g}万"
+        return f"{sign}{value:,.{decimals}f}"
 
     return FuncFormatter(fmt)
 

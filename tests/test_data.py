@@ -12,7 +12,7 @@ import pytest
 import crm_lab as cl
 from crm_lab.data import DataValidationError
 
-SALT = "test-salt"
+SALT = "test-salt-0123456789"
 
 DOUYIN_HEADER = (
     "主订单编号,子订单编号,选购商品,商品规格,商品数量,商品ID,商家编码,商品单价,订单应付金额,订单提交时间,"
@@ -68,7 +68,8 @@ def test_douyin_export_maps_to_canonical(douyin_csv, aftersales_csv):
     with pytest.warns(UserWarning) as seen:  # no refund amount for a 退款成功 line without the 售后表
         cl.data.read_orders(douyin_csv, preset="douyin", salt=SALT)
     assert any("退款成功" in str(w.message) for w in seen)
-    orders = cl.data.read_orders(douyin_csv, preset="douyin", salt=SALT, refunds=aftersales_csv)
+    with pytest.warns(UserWarning, match="1 unpaid line"):
+        orders = cl.data.read_orders(douyin_csv, preset="douyin", salt=SALT, refunds=aftersales_csv)
     assert hashlib.sha256(douyin_csv.read_bytes()).hexdigest() == before  # input untouched
     assert list(orders.columns[:15]) == list(cl.data.SCHEMA["orders"])
     assert orders["order_id"].tolist() == ["6921234567890123456", "6921234567890123458", "6921234567890123460"]
@@ -84,7 +85,8 @@ def test_douyin_export_maps_to_canonical(douyin_csv, aftersales_csv):
 
 
 def test_personal_data_never_kept_in_clear(douyin_csv, aftersales_csv):
-    orders = cl.data.read_orders(douyin_csv, preset="douyin", salt=SALT, refunds=aftersales_csv)
+    with pytest.warns(UserWarning, match="1 unpaid line"):
+        orders = cl.data.read_orders(douyin_csv, preset="douyin", salt=SALT, refunds=aftersales_csv)
     text = orders.to_csv(index=False)
     for secret in ("13800138000", "13900139000", "13700137000", "张三", "李四", "文三路", "西湖区"):
         assert secret not in text
@@ -131,7 +133,8 @@ def test_douyin_xlsx(tmp_path, douyin_csv):
 def test_tmall_gbk_classic_report(tmp_path):
     path = tmp_path / "ExportOrderList202506.csv"
     path.write_bytes(TMALL_CLASSIC.encode("gbk"))
-    orders = cl.data.read_orders(path, preset="tmall", salt=SALT)
+    with pytest.warns(UserWarning, match="product_id is taken from 宝贝标题"), pytest.warns(UserWarning, match="1 unpaid line"):
+        orders = cl.data.read_orders(path, preset="tmall", salt=SALT)
     assert len(orders) == 1  # the unpaid order is not an order
     row = orders.iloc[0]
     assert row["order_id"] == "3456789012345678901" == row["line_id"]
@@ -175,7 +178,12 @@ BAD_INPUTS = [
     ("refund > paid", lambda d: d.assign(refund_amount=[0.0, 25.0, 0.0, 0.0]), "refund_amount", "refund_amount > paid_amount"),
     ("quantity <= 0", lambda d: d.assign(quantity=[1, 0, 2, 1]), "quantity", "quantity <= 0"),
     ("duplicate line_id", lambda d: d.assign(line_id=["11", "21", "21", "41"]), "line_id", "duplicates"),
-    ("unparseable date", lambda d: d.assign(paid_at=["2025-01-01 10:00", "yesterday", "2025-01-03", "2025-01-04"]), "paid_at", "unparseable"),
+    ("unparseable date", lambda d: d.assign(paid_at=["2025-01-01 10:00", "yesterday", "2025-01-03", "2025-01-04"]), "paid_at", "unreadable date"),
+    ("decimal comma", lambda d: d.assign(paid_amount=["10", "12,5", "30", "40"]), "paid_amount", "unreadable number"),
+    ("inf amount", lambda d: d.assign(paid_amount=["10", "inf", "30", "40"]), "paid_amount", "unreadable number"),
+    ("fractional quantity", lambda d: d.assign(quantity=[1, 1.5, 2, 1]), "quantity", "non-integer quantity"),
+    ("placeholder customer", lambda d: d.assign(customer_id=["a", "0", "c", "d"]), "customer_id", "placeholder id"),
+    ("scientific order id", lambda d: d.assign(order_id=["1", "6.91235E+18", "3", "4"]), "order_id", "scientific notation"),
     ("future paid_at", lambda d: d.assign(paid_at=["2025-01-01", "2025-01-02", "2025-01-03", "2030-01-01"]), "paid_at", "after as_of"),
     ("missing customer", lambda d: d.assign(customer_id=["a", None, "c", "d"]), "customer_id", "have no customer_id"),
 ]
@@ -305,10 +313,10 @@ def test_masked_phones_never_merge_buyers(tmp_path):
     with pytest.warns(UserWarning, match="4 phone"), pytest.raises(cl.data.DataValidationError) as err:
         cl.data.read_orders(path, preset="douyin", salt=SALT)
     message = str(err.value)
-    assert "masked or encrypted phone in '收件人手机号'" in message and "rows 2, 3, 4, 5" in message
+    assert "masked or encrypted phone in '收件人手机号'" in message and "file lines 2, 3, 4, 5" in message
     assert "doudian_open_id" in message  # the column to use instead
     # Encrypted values (the open platform's) are refused alike; whole numbers still key customers.
-    with pytest.warns(UserWarning, match="1 phone"), pytest.raises(cl.data.DataValidationError, match="rows 3"):
+    with pytest.warns(UserWarning, match="1 phone"), pytest.raises(cl.data.DataValidationError, match="file lines 3"):
         cl.data.read_orders(_douyin_without_buyer_id(tmp_path, [("13800138000", "浙江省"), ("#Xk1mQ9w2==", "北京")]), preset="douyin", salt=SALT)
     whole = cl.data.read_orders(_douyin_without_buyer_id(tmp_path, [("13800138000", "浙江省"), ("13900139000", "北京")]), preset="douyin", salt=SALT)
     assert whole["customer_id"].nunique() == 2
@@ -333,7 +341,8 @@ def test_tmall_nicks_are_hashed_as_text(tmp_path):
                     f"2025-06-01 09:01:00,玫瑰身体精油,1,1001,旗舰店,,0")
     path = tmp_path / "nicks.csv"
     path.write_text(TMALL_CLASSIC.splitlines()[0] + "\n" + "\n".join(rows) + "\n", encoding="utf-8-sig")
-    orders = cl.data.read_orders(path, preset="tmall", salt=SALT)
+    with pytest.warns(UserWarning, match="product_id is taken from 宝贝标题"):
+        orders = cl.data.read_orders(path, preset="tmall", salt=SALT)
     ids = orders.set_index("order_id")["customer_id"]
     # alice and bob are two people (digits alone merged them); 小明 has an id; the full-width
     # spelling of alice's nick is alice (NFKC).

@@ -4,7 +4,11 @@ The layer is a package, one module per job:
 
 * :mod:`~crm_lab.data.schema` — the canonical tables (:data:`SCHEMA`), :class:`Shop`, :func:`validate`;
 * :mod:`~crm_lab.data.canonical` — canonical Parquet / CSV / DuckDB files and frames, shop folders;
-* :mod:`~crm_lab.data.exports` — the preset pipeline for shop exports (:func:`read_orders`);
+* :mod:`~crm_lab.data.exports` — shop exports by preset or column mapping (:func:`read_orders`);
+* :mod:`~crm_lab.data.mapping` — column mappings kept as YAML; :mod:`~crm_lab.data.credits` —
+  negative-quantity credit lines as refunds;
+* :mod:`~crm_lab.data.importer` — ``crm-lab import``: exports into a shop folder, merged, with a quality report;
+* :mod:`~crm_lab.data.contacts` — platform keys (DMP / GDT hashes, open ids), kept apart;
 * :mod:`~crm_lab.data.douyin`, :mod:`~crm_lab.data.tmall` — each platform's headers and quirks;
 * :mod:`~crm_lab.data.raw` — encodings, xlsx, header normalisation, ids as text;
 * :mod:`~crm_lab.data.pii` — salted phone hashes; names and addresses dropped;
@@ -32,7 +36,7 @@ Nothing is dropped silently and no input file is ever written to.
 Examples
 --------
 >>> import crm_lab as cl
->>> orders = cl.data.read_orders("ExportOrderList.csv", preset="douyin", salt="s3cret")  # doctest: +SKIP
+>>> orders = cl.data.read_orders("ExportOrderList.csv", preset="douyin", salt="a-long-shop-secret")  # doctest: +SKIP
 >>> shop = cl.data.read_shop("data/demo")  # doctest: +SKIP
 """
 
@@ -40,7 +44,9 @@ from __future__ import annotations
 
 from crm_lab.data.canonical import atomic_write, read_shop, read_table, snapshot_key, write_shop
 from crm_lab.data.douyin import read_refunds
-from crm_lab.data.exports import PRESETS, read_orders, read_unpaid_orders
+from crm_lab.data.exports import PRESETS, read_export_table, read_orders, read_unpaid_orders
+from crm_lab.data.importer import ImportReport, import_shop
+from crm_lab.data.mapping import Mapping
 from crm_lab.data.pii import hash_phone, normalise_phone
 from crm_lab.data.raw import clean_id
 from crm_lab.data.schema import (
@@ -73,6 +79,10 @@ __all__ = [
     "normalise_phone",
     "clean_id",
     "read_orders",
+    "read_export_table",
+    "import_shop",
+    "ImportReport",
+    "Mapping",
     "read_unpaid_orders",
     "read_refunds",
     "read_table",

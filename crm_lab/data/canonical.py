@@ -34,14 +34,19 @@ def atomic_write(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     return atomic_frame(df, path)
 
 
-def _coerce_duckdb(rel: Any, table: str) -> Any:
-    """Cast a DuckDB relation's columns to canonical types; unparseable values flagged in _reason."""
+def _coerce_duckdb(rel: Any, table: str, tz: str = TIMEZONE) -> Any:
+    """Cast a DuckDB relation's columns to canonical types; unparseable values flagged in _reason.
+    Aware timestamps (``TIMESTAMP WITH TIME ZONE``) become the shop's naive local time."""
     types = dict(zip(rel.columns, (str(t).upper() for t in rel.types)))
     want = {"str": "VARCHAR", "datetime": "TIMESTAMP", "int": "BIGINT", "float": "DOUBLE"}
     selects, reasons = [], []
     for col in rel.columns:
         kind = SCHEMA[table].get(col)
         quoted = '"' + col.replace('"', '""') + '"'
+        if kind == "datetime" and types[col] == "TIMESTAMP WITH TIME ZONE":
+            zone = tz.replace("'", "")
+            selects.append(f"timezone('{zone}', {quoted}) AS {quoted}")
+            continue
         if kind is None or types[col].startswith(want[kind]) or (kind == "int" and types[col] in ("INTEGER", "SMALLINT", "TINYINT", "HUGEINT")):
             selects.append(quoted)
             continue
@@ -51,7 +56,7 @@ def _coerce_duckdb(rel: Any, table: str) -> Any:
         selects.append(f"TRY_CAST({quoted} AS {want[kind]}) AS {quoted}")
         reasons.append(f"WHEN {quoted} IS NOT NULL AND TRY_CAST({quoted} AS {want[kind]}) IS NULL THEN 'unparseable {col}'")
     if not reasons:
-        return rel
+        return rel.select(", ".join(selects)) if any(" AS " in x for x in selects) else rel
     reason = "CASE " + " ".join(reasons) + " END AS _reason"
     return rel.select(", ".join(selects + [reason]))
 
@@ -64,6 +69,7 @@ def read_table(
     errors: Literal["raise", "quarantine"] = "raise",
     quarantine: str | os.PathLike[str] | None = None,
     validated: bool = True,
+    tz: str = TIMEZONE,
 ) -> Any:
     """Open a canonical table (Parquet/CSV path or frame) and validate it, without collecting it.
 
@@ -74,6 +80,8 @@ def read_table(
         Name in :data:`SCHEMA`.
     validated : bool
         Run :func:`validate` (one pass over the data).
+    tz : str
+        The shop's time zone: aware timestamps are converted to it (then naive local time).
 
     Returns
     -------
@@ -85,9 +93,9 @@ def read_table(
     >>> members = cl.data.read_table("data/demo/members.parquet", "members")  # doctest: +SKIP
     """
     if isinstance(source, (str, os.PathLike)):
-        frame = _coerce_duckdb(engine.open_file(source), table)
+        frame = _coerce_duckdb(engine.open_file(source), table, tz)
     elif isinstance(source, pd.DataFrame) and _needs_coerce(source, table):
-        coerced = _coerce(source, table, TIMEZONE)
+        coerced = _coerce(source, table, tz)
         extra = [c for c in source.columns if c not in coerced]
         frame = pd.concat([coerced, source[extra]], axis=1)
     else:
@@ -100,7 +108,7 @@ def _needs_coerce(df: pd.DataFrame, table: str) -> bool:
         if col not in df:
             continue
         dtype = df[col].dtype
-        if kind == "datetime" and not pd.api.types.is_datetime64_any_dtype(dtype):
+        if kind == "datetime" and (not pd.api.types.is_datetime64_any_dtype(dtype) or isinstance(dtype, pd.DatetimeTZDtype)):
             return True
         if kind in ("int", "float") and not pd.api.types.is_numeric_dtype(dtype):
             return True
@@ -149,7 +157,7 @@ def read_shop(folder: str | os.PathLike[str], *, as_of: Any = None, validated: b
         for t in SCHEMA:
             for candidate in (path / f"{t}.parquet", path / f"{t}.csv", path / t):
                 if candidate.exists():
-                    tables[t] = read_table(candidate, t, validated=False)
+                    tables[t] = read_table(candidate, t, validated=False, tz=meta.get("tz", TIMEZONE))
                     break
     if "orders" not in tables:
         raise FileNotFoundError(f"{path}: no orders table (orders.parquet, orders.csv or orders/)")
@@ -165,7 +173,11 @@ def read_shop(folder: str | os.PathLike[str], *, as_of: Any = None, validated: b
         tables = {t: validate(f, t, as_of=check) for t, f in tables.items()}
     source = {"path": str(path), "extracted_at": None if extracted is None else str(extracted), "fingerprint": snapshot_key(path)}
     calendar = {event: tuple(days) for event, days in (meta.get("calendar") or {}).items()}
-    return Shop(**tables, as_of=as_of_ts, name=name or meta.get("name", path.stem), calendar=calendar, source=source)
+    contacts = path / "contacts" / "contacts.parquet"
+    if contacts.exists():
+        source["contacts"] = str(contacts)  # read by Audience.export only, never joined into a table here
+    return Shop(**tables, as_of=as_of_ts, name=name or meta.get("name", path.stem), calendar=calendar, source=source,
+                currency=meta.get("currency", "CNY"), tz=meta.get("tz", TIMEZONE))
 
 
 def snapshot_key(path: str | os.PathLike[str]) -> str:
@@ -205,6 +217,7 @@ def write_shop(shop: Shop, folder: str | os.PathLike[str]) -> Path:
         df = frame if isinstance(frame, pd.DataFrame) else engine.collect(frame)
         atomic_write(df, out / f"{name}.parquet")
     meta = {"name": shop.name, "as_of": None if shop.as_of is None else str(shop.as_of),
-            "calendar": {event: list(days) for event, days in shop.calendar.items()}}
+            "calendar": {event: list(days) for event, days in shop.calendar.items()},
+            "currency": shop.currency, "tz": shop.tz}
     atomic_text(out / "shop.json", json.dumps(meta, ensure_ascii=False, indent=1))
     return out

@@ -3,7 +3,7 @@
 Examples
 --------
 >>> from crm_lab.data import hash_phone
->>> len(hash_phone(["13800138000"], salt="s3cret").iloc[0])
+>>> len(hash_phone(["13800138000"], salt="a-long-shop-secret").iloc[0])
 64
 """
 
@@ -39,6 +39,16 @@ DROP_HEADERS = (
 )
 
 
+#: Columns that hold personal data in clear text: never in a canonical table, quarantine file or log.
+PERSONAL_HEADERS = PHONE_HEADERS + DROP_HEADERS + ("receiver", "receiver_name", "receiver_phone", "receiver_address",
+                                                  "post_tel", "post_receiver", "post_addr", "mask_post_tel", "mask_post_receiver")
+
+
+#: The shortest salt accepted: 11-digit phones are a space of 10^10, so a short salt can be
+#: guessed together with every phone behind its hashes.
+MIN_SALT = 16
+
+
 def _salt(salt: str | None) -> str:
     salt = salt if salt is not None else os.environ.get(SALT_ENV)
     if not salt:
@@ -46,6 +56,12 @@ def _salt(salt: str | None) -> str:
             "A phone number must be hashed with a secret salt, and none is set. Fix: pass salt='...' "
             f"or set the environment variable {SALT_ENV}; keep the same salt for every file of the shop "
             "so that hashes match across files. Or pass pii='drop' to discard phone numbers unhashed."
+        )
+    if len(salt) < MIN_SALT:
+        raise ValueError(
+            f"The salt has {len(salt)} characters; at least {MIN_SALT} are needed. Phones are only 10^10 "
+            "numbers: with a short salt, whoever has the hashes can try every salt and phone and read the "
+            "numbers back. Fix: a random secret, e.g. python -c \"import secrets; print(secrets.token_urlsafe(24))\""
         )
     return salt
 
@@ -122,7 +138,7 @@ def hash_phone(values: pd.Series | list[str], salt: str | None = None) -> pd.Ser
     Examples
     --------
     >>> from crm_lab.data import hash_phone
-    >>> h = hash_phone(["+86 138 0013 8000", "13800138000"], salt="s")
+    >>> h = hash_phone(["+86 138 0013 8000", "13800138000"], salt="a-long-shop-secret")
     >>> bool(h[0] == h[1]), len(h[0])
     (True, 64)
     """

@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 
 from crm_lab import engine
-from crm_lab.data.raw import _to_datetime, _to_number, clean_id
+from crm_lab.data.pii import PERSONAL_HEADERS, PLACEHOLDERS
+from crm_lab.data.raw import _norm_header, _to_datetime, _to_number, clean_id, scientific_ids
 from crm_lab.files import atomic_frame as atomic_write
 from crm_lab.periods import observation_end
 
@@ -158,7 +159,9 @@ def _describe_rows(rows: pd.DataFrame) -> str:
         return ""
     key = next((c for c in ("line_id", "touch_id", "customer_id", "order_id", "product_id") if c in rows), None)
     where = ", ".join(str(v) for v in rows["_row"].head(5)) if "_row" in rows else ""
-    text = f"rows {where}" if where else ""
+    text = f"file lines {where}" if where else ""
+    if "_raw" in rows and rows["_raw"].notna().any():
+        text += ("; " if text else "") + "values " + ", ".join(repr(v) for v in rows["_raw"].dropna().head(5))
     if key is not None:
         ids = ", ".join(str(v) for v in rows[key].head(5))
         text = f"{text}; {key} {ids}" if text else f"{key} {ids}"
@@ -184,6 +187,11 @@ class Shop:
     source : dict
         Where the tables came from (:func:`read_shop`: the folder, its extraction time and a
         fingerprint of its files), recorded in every export's manifest; empty for frames in memory.
+    currency : str
+        ISO code of the shop's money (``CNY``, ``GBP``, ``USD`` ...), kept in ``shop.json``; every
+        amount a report prints carries its sign.
+    tz : str
+        The shop's time zone: its naive timestamps are local time there.
     """
 
     orders: Any
@@ -197,6 +205,13 @@ class Shop:
     name: str = "shop"
     calendar: dict[str, tuple[str, str]] = field(default_factory=dict)
     source: dict[str, Any] = field(default_factory=dict)
+    currency: str = "CNY"
+    tz: str = TIMEZONE
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.currency, str) and len(self.currency) == 3 and self.currency.isalpha()):
+            raise ValueError(f"currency={self.currency!r}: give an ISO 4217 code such as 'CNY', 'GBP' or 'USD'")
+        self.currency = self.currency.upper()
 
     def tables(self) -> dict[str, Any]:
         """The tables present, by name."""
@@ -212,36 +227,60 @@ class Shop:
         return f"Shop({self.name!r}, as_of={as_of}, " + ", ".join(parts) + ")"
 
 
-def _coerce(df: pd.DataFrame, table: str, tz: str) -> pd.DataFrame:
-    """Canonical columns and types; a ``_reason`` column names values that did not parse."""
+#: Id columns that identify a row or a person: a placeholder in them is an error, not a null.
+KEY_IDS = ("customer_id", "order_id", "line_id", "touch_id")
+
+
+#: Problems :func:`_coerce` finds in values, with their fix.
+PARSE_FIXES: dict[str, str] = {
+    "have an unreadable date": "write dates as YYYY-MM-DD HH:MM:SS (an offset such as +08:00 is converted to the shop's time zone)",
+    "have an unreadable number": "write amounts with a decimal point (12.5, not 12,5), no inf or text",
+    "have a non-integer quantity": "quantities are whole units; a fractional one is a unit or weight column mapped by mistake",
+    "have an id in scientific notation": "the id lost its digits in Excel or a float column: export the file again with "
+                                         "ids as text (CSV, or format the column as Text in Excel), or read it with dtype=str",
+    "have a placeholder id": "0, -, NULL, None and blanks mean 'no id': keep those rows out, or quarantine them",
+}
+
+
+def _coerce(df: pd.DataFrame, table: str, tz: str, dayfirst: bool | None = None) -> pd.DataFrame:
+    """Canonical columns and types; ``_reason`` names the first value that did not parse
+    (``"<column>: <problem>"``, see :data:`PARSE_FIXES`) and ``_raw`` keeps that value as read."""
     schema = SCHEMA[table]
     out = pd.DataFrame(index=df.index)
     reason = pd.Series(pd.NA, index=df.index, dtype="object")
+    raw_value = pd.Series(pd.NA, index=df.index, dtype="object")
+
+    def flag(bad: pd.Series, col: str, problem: str) -> None:
+        nonlocal reason, raw_value
+        new = bad & reason.isna()
+        reason = reason.mask(new, f"{col}: {problem}")
+        raw_value = raw_value.mask(new, df[col].astype("str"))
+
     for col, kind in schema.items():
         if col not in df:
-            if col == "refund_amount":
-                out[col] = 0.0
-            elif kind == "datetime":
-                out[col] = pd.Series(pd.NaT, index=df.index, dtype="datetime64[us]")
-            elif kind in ("float", "int"):
-                out[col] = np.nan
-            else:
-                out[col] = pd.Series(pd.NA, index=df.index, dtype="str")
+            out[col] = _empty(col, kind, df.index)
             continue
         raw = df[col]
         if kind == "str":
             if col in engine.ID_COLUMNS:
-                out[col] = clean_id(raw)
+                ids = clean_id(raw)
+                flag(scientific_ids(ids), col, "have an id in scientific notation")
+                placeholder = ids.str.lower().isin(PLACEHOLDERS).fillna(False).astype(bool)
+                if col in KEY_IDS and col in REQUIRED[table]:
+                    flag(placeholder, col, "have a placeholder id")  # 0 / - as a customer is no customer
+                out[col] = ids.where(~placeholder)  # elsewhere (influencer 0, sku -) it means none
             else:
                 text = raw.astype("str").str.strip().where(raw.notna())
                 out[col] = text.where(text != "")
             continue
-        parsed = _to_datetime(raw, tz) if kind == "datetime" else _to_number(raw)
-        bad = raw.notna() & (raw.astype("str").str.strip() != "") & parsed.isna()
-        reason = reason.mask(bad & reason.isna(), f"unparseable {col}")
+        where = f"{table}.{col}"
+        parsed = _to_datetime(raw, tz, dayfirst, where) if kind == "datetime" else _to_number(raw)
+        present = raw.notna() & (raw.astype("str").str.strip() != "")
+        flag(present & parsed.isna(), col, "have an unreadable date" if kind == "datetime" else "have an unreadable number")
         if kind == "int":
-            whole = parsed.notna() & (parsed != np.floor(parsed.fillna(0)))
-            reason = reason.mask(whole & reason.isna(), f"non-integer {col}")
+            fractional = parsed.notna() & (parsed != np.floor(parsed.fillna(0)))
+            flag(fractional, col, "have a non-integer quantity" if col == "quantity" else "have an unreadable number")
+            parsed = parsed.where(~fractional)
         out[col] = parsed
     if "refund_amount" in out:
         out["refund_amount"] = out["refund_amount"].fillna(0.0)
@@ -253,7 +292,19 @@ def _coerce(df: pd.DataFrame, table: str, tz: str) -> pd.DataFrame:
         elif kind == "str":
             out[col] = out[col].astype("str").where(out[col].notna())
     out["_reason"] = reason
+    out["_raw"] = raw_value.astype("str").where(raw_value.notna())
     return out
+
+
+def _empty(col: str, kind: str, index: pd.Index) -> pd.Series:
+    """A column the source lacks: nulls (refunds: 0)."""
+    if col == "refund_amount":
+        return pd.Series(0.0, index=index)
+    if kind == "datetime":
+        return pd.Series(pd.NaT, index=index, dtype="datetime64[us]")
+    if kind in ("float", "int"):
+        return pd.Series(np.nan, index=index)
+    return pd.Series(pd.NA, index=index, dtype="str")
 
 
 def _rules(table: str, cols: list[str], as_of: pd.Timestamp | None, frame: nw.LazyFrame) -> list[tuple[str, str, nw.Expr, str]]:
@@ -264,6 +315,9 @@ def _rules(table: str, cols: list[str], as_of: pd.Timestamp | None, frame: nw.La
             rules.append(
                 (col, f"have no {col}", nw.col(col).is_null(), f"fill {col} in the source, or quarantine these rows")
             )
+    for col in KEY_IDS:
+        if col in REQUIRED[table] and col in cols:
+            rules.append((col, "have a placeholder id", nw.col(col).str.to_lowercase().is_in(sorted(PLACEHOLDERS)), PARSE_FIXES["have a placeholder id"]))
     if table in ("orders", "unpaid_orders") and "quantity" in cols:
         rules.append(("quantity", "have quantity <= 0", nw.col("quantity") <= 0, "quantities must be positive; returns belong in refund_amount"))
     for col in ("paid_amount", "refund_amount", "amount", "cost", "points"):
@@ -314,6 +368,36 @@ def _rules(table: str, cols: list[str], as_of: pd.Timestamp | None, frame: nw.La
     return rules
 
 
+def _refuse_personal(cols: list[str], table: str) -> None:
+    personal = {_norm_header(h).lower() for h in PERSONAL_HEADERS}
+    found = [c for c in cols if c not in SCHEMA[table] and _norm_header(c).lower() in personal]
+    if found:
+        raise DataValidationError(
+            table, ", ".join(found), "— personal data in clear text (all rows)", -1, pd.DataFrame(),
+            "a canonical table holds no phone, name or address: hash phones with crm_lab.data.hash_phone into "
+            "phone_hash (or keep them in the contacts table of crm-lab import) and drop the clear columns",
+        )
+
+
+def _quarantine_file(table: str, quarantine: Any, source: Any) -> Path:
+    """The file quarantined rows go to: the caller's, else a new one per source file and run."""
+    if quarantine is not None:
+        target = Path(quarantine)
+    else:
+        stem = f".{Path(source).stem}" if source is not None else ""
+        stamp = pd.Timestamp.now().strftime("%Y%m%dT%H%M%S")
+        target = Path("quarantine") / f"{table}{stem}.{stamp}-{os.getpid()}.csv"
+    if source is not None and Path(source).exists() and target.exists() and target.resolve() == Path(source).resolve():
+        raise ValueError(f"quarantine={target}: that is the input file; quarantine writes beside it, never over it")
+    if target.suffix.lower() not in (".csv", ".parquet"):
+        raise ValueError(f"quarantine={target}: give a .csv or .parquet file")
+    return target
+
+
+def _read_quarantine(path: Path) -> pd.DataFrame:
+    return pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path, dtype=str)
+
+
 def _check_required(cols: list[str], table: str) -> None:
     missing = [c for c in REQUIRED[table] if c not in cols]
     if missing:
@@ -335,6 +419,7 @@ def validate(
     as_of: Any = None,
     errors: Literal["raise", "quarantine"] = "raise",
     quarantine: str | os.PathLike[str] | None = None,
+    source: str | os.PathLike[str] | None = None,
 ) -> Any:
     """Check a canonical table; raise on bad rows or set them aside.
 
@@ -348,10 +433,13 @@ def validate(
         Extraction time: rows dated after it are errors (a date includes its whole day).
     errors : {"raise", "quarantine"}
         ``"raise"``: the first broken rule raises :class:`DataValidationError` (all counts logged).
-        ``"quarantine"``: bad rows are written, with a ``reason`` per row, to ``quarantine``
-        (default ``quarantine/<table>.csv``), counted in the log and a warning, and the rest returned.
+        ``"quarantine"``: bad rows are written, with their ``source`` file, the time, a ``reason``
+        and the ``raw_value`` that failed, to a new file per run (``quarantine/<table>.<source>.<time>.csv``)
+        or appended to ``quarantine``; counted in the log and a warning; the rest is returned.
     quarantine : path, optional
-        Where quarantined rows go (CSV or Parquet by suffix).
+        A quarantine file to append to (CSV or Parquet by suffix); never an input file.
+    source : path, optional
+        The file the table was read from: named in quarantine files, which may never replace it.
 
     Returns
     -------
@@ -372,6 +460,7 @@ def validate(
     lf = engine.lazy(frame)
     cols = list(lf.collect_schema().names())
     _check_required(cols, table)
+    _refuse_personal(cols, table)
     as_of_ts = pd.Timestamp(as_of) if as_of is not None else None
     rules = _rules(table, cols, as_of_ts, lf)
     has_reason = "_reason" in cols
@@ -386,27 +475,28 @@ def validate(
     counts = engine.collect(flagged.group_by("_reason").agg(nw.len().alias("n")))
     counts = counts.sort_values("_reason").reset_index(drop=True)
     if counts.empty:
-        return frame if not has_reason else engine.to_native(lf.drop("_reason"))
+        return frame if not has_reason else engine.to_native(lf.drop(*[c for c in ("_reason", "_raw") if c in cols]))
     summary = "; ".join(f"{r} ({n})" for r, n in zip(counts["_reason"], counts["n"]))
     if errors == "raise":
         first = str(counts["_reason"].iloc[0])
         col, _, problem = first.partition(": ")
-        fix = next((f for c, p, _b, f in rules if c == col and p == problem), "correct the values in the source")
-        if first.startswith("unparseable") or first.startswith("non-integer"):
-            col = first.split(" ", 1)[1]
-            problem, fix = first.split(" ", 1)[0] + " values", "correct the values (dates as YYYY-MM-DD HH:MM:SS, amounts as numbers)"
+        fix = PARSE_FIXES.get(problem) or next((f for c, p, _b, f in rules if c == col and p == problem), "correct the values in the source")
         rows = engine.collect(flagged.filter(nw.col("_reason") == first).head(10))
         count = int(counts["n"].iloc[0])
         log.error("%s: %s", table, summary)
         raise DataValidationError(
             table, col, problem, count, rows, f"{fix}; or pass errors='quarantine' to set bad rows aside (all problems: {summary})"
         )
-    bad_rows = engine.collect(flagged).rename(columns={"_reason": "reason"})
-    target = Path(quarantine) if quarantine is not None else Path("quarantine") / f"{table}.csv"
+    bad_rows = engine.collect(flagged).rename(columns={"_reason": "reason", "_raw": "raw_value"})
+    target = _quarantine_file(table, quarantine, source)
+    bad_rows.insert(0, "quarantined_at", pd.Timestamp.now().floor("s"))
+    bad_rows.insert(0, "source", "" if source is None else Path(source).name)
+    if target.exists():  # a file the caller named: appended to, never replaced
+        bad_rows = pd.concat([_read_quarantine(target), bad_rows], ignore_index=True)
     atomic_write(bad_rows, target)
     n_bad = int(counts["n"].sum())
     message = f"{table}: {n_bad} row(s) quarantined to {target} ({summary})"
     log.warning(message)
     warnings.warn(message, stacklevel=2)
-    good = checked.filter(nw.col("_reason").is_null()).drop("_reason")
+    good = checked.filter(nw.col("_reason").is_null()).drop(*[c for c in ("_reason", "_raw") if c in cols + ["_reason"]])
     return engine.to_native(good)

@@ -20,6 +20,8 @@ from typing import Any
 
 import pandas as pd
 
+from crm_lab import currency
+
 __all__ = ["header", "verdict", "kpi_cards", "table", "as_table", "note", "fmt_yuan", "fmt_pct", "fmt_pp"]
 
 
@@ -37,7 +39,7 @@ class _HTML:
 
 
 def fmt_yuan(value: float, decimals: int = 0) -> str:
-    """¥12,345 (negative as -¥12,345).
+    """¥12,345 (negative as -¥12,345), in the shop's currency (:func:`crm_lab.currency.use`: £12,345).
 
     Examples
     --------
@@ -48,7 +50,7 @@ def fmt_yuan(value: float, decimals: int = 0) -> str:
     if pd.isna(value):
         return "–"
     sign = "-" if value < 0 else ""
-    return f"{sign}¥{abs(value):,.{decimals}f}"
+    return f"{sign}{currency.symbol()}{abs(value):,.{decimals}f}"
 
 
 def fmt_pct(value: float, decimals: int = 1, signed: bool = False) -> str:

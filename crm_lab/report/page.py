@@ -34,13 +34,13 @@ body{font-family:"Noto Sans CJK SC","Noto Sans SC","PingFang SC","Microsoft YaHe
  color:#1f2328;max-width:960px;margin:32px auto;padding:0 24px;line-height:1.55;background:#fff}
 h1{font-weight:500;font-size:30px;border-bottom:3px solid #e6456a;padding-bottom:8px;margin-bottom:10px}
 h2{font-weight:500;font-size:22px;margin-top:30px}
-.crm-meta{font-size:14px;color:#333;margin-bottom:18px}.crm-meta code{background:#f0f0f0;padding:1px 4px}
+.crm-meta{font-size:14px;color:#333;margin-bottom:18px;overflow-wrap:anywhere}.crm-meta code{background:#f0f0f0;padding:1px 4px}
 .crm-verdict{border-left:4px solid #d0d4da;margin:12px 0 18px;padding:4px 16px;font-size:15px}
 .crm-kpis{display:flex;gap:16px;flex-wrap:wrap;margin:12px 0 18px}
 .crm-kpi{flex:1 1 180px;background:#f5f6f8;border-left:4px solid #2de0e6;border-radius:8px;padding:12px 18px}
 .crm-kpi .label{font-size:13px;color:#555}.crm-kpi .value{font-size:26px;font-weight:700;margin:2px 0}
 .crm-kpi .note{font-size:12px;color:#666}
-.crm-note{border-left:4px solid #e6a23c;background:#fdf6ec;margin:10px 0;padding:8px 14px;font-size:14px}
+.crm-note{border-left:4px solid #e6a23c;background:#fdf6ec;margin:10px 0;padding:8px 14px;font-size:14px;overflow-wrap:anywhere}
 table{border-collapse:collapse;font-size:13px;margin:8px 0}
 th{font-weight:600;text-align:right;padding:6px 10px;border-bottom:1px solid #ccc}
 td{text-align:right;padding:5px 10px}tr:nth-child(even) td{background:#f6f6f6}
