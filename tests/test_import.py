@@ -319,3 +319,11 @@ def test_douyin_open_platform_orders(tmp_path):
     with pytest.warns(UserWarning, match="1 gift line"):
         unpaid_only = cl.data.douyin_api.flatten(SEARCH_PAGE).set_index("line_id").loc["6920000000000000011"]
     assert (unpaid_only["status"], unpaid_only["traffic_source"], unpaid_only["traffic_genre"]) == ("待支付", "小店自卖", "short_video")
+
+
+def test_a_mapped_masked_phone_is_never_an_identity():
+    frame = pd.DataFrame({"单号": ["1", "2"], "手机": ["138****5678", "138****5678"], "时间": ["2025-10-01", "2025-10-02"],
+                          "金额": ["10", "20"]})
+    columns = {"order_id": "单号", "phone": "手机", "paid_at": "时间", "paid_amount": "金额"}
+    with pytest.warns(UserWarning, match="2 phone"), pytest.raises(DataValidationError, match="masked or encrypted phone.*rows 1, 2"):
+        cl.data.read_orders(frame, columns=columns, salt=SALT)

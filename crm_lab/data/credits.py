@@ -50,7 +50,7 @@ def apply_credits(lines: pd.DataFrame, source: Any = None) -> pd.DataFrame:
         return lines
     sales = lines[~credit].copy()
     credits = lines.loc[credit, ["customer_id", "product_id", "paid_at", "paid_amount"]].assign(
-        credit=lambda d: d["paid_amount"].abs(), _credit_row=lambda d: range(len(d)))
+        credit=lambda d: d["paid_amount"].abs())
     usable = credits.dropna(subset=["customer_id", "product_id", "paid_at", "credit"]).sort_values("paid_at")
     candidates = sales.dropna(subset=["customer_id", "product_id", "paid_at"])[["line_id", "customer_id", "product_id", "paid_at"]]
     matched = pd.merge_asof(usable.drop(columns="paid_amount"), candidates.sort_values("paid_at"), on="paid_at",

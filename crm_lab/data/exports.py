@@ -50,13 +50,14 @@ PAID_STATUS = ("已完成", "已发货", "待发货", "备货中", "部分发货
 PSEUDO_PRODUCT = "ALL"
 
 
-def _refuse_masked_identity(preset: str, column: str | None, masked: pd.Series | None) -> None:
+def _refuse_masked_identity(preset: str | None, column: str | None, masked: pd.Series | None, source: Any = None) -> None:
     """Customers cannot be keyed on a phone column with masked values: 4 buyers of 138****5678 in
     4 provinces would become one customer."""
     if masked is None or not masked.any():
         return
-    lines = pd.DataFrame({"_row": masked.index[masked] + 2})
-    ids = PRESETS[preset]["customer_id"]
+    where = _row_column(source)
+    lines = pd.DataFrame({where: masked.index[masked] + (2 if where == "_row" else 1)})
+    ids = PRESETS[preset]["customer_id"] if preset else ("customer_id", "open_id", "buyer_nick")
     raise DataValidationError(
         "orders", "customer_id", f"have a masked or encrypted phone in {column!r} and the export has no buyer id column", int(masked.sum()),
         lines.head(10),
@@ -90,7 +91,7 @@ def _open_ids(df: pd.DataFrame, raw: pd.DataFrame, preset: str | None) -> pd.Ser
 
 
 def _customer_ids(df: pd.DataFrame, phone_hash: pd.Series | None, phone_column: str | None, masked: pd.Series | None,
-                  preset: str | None, salt: str | None) -> pd.DataFrame:
+                  preset: str | None, salt: str | None, source: Any = None) -> pd.DataFrame:
     """Fill ``customer_id`` from the buyer id, else a hashed nick or open id, else a whole phone."""
     if "customer_id" in df:
         return df.drop(columns=["buyer_nick", "open_id"], errors="ignore")
@@ -100,7 +101,7 @@ def _customer_ids(df: pd.DataFrame, phone_hash: pd.Series | None, phone_column: 
         # A buyer nick is an account name, hashed as text (digits alone would merge tb1234_alice and tb1234_bob).
         df["customer_id"] = "tb_" + hash_text(df["buyer_nick"], salt).str[:20]
     elif phone_hash is not None:
-        _refuse_masked_identity(preset, phone_column, masked)
+        _refuse_masked_identity(preset, phone_column, masked, source)
         df["customer_id"] = "ph_" + phone_hash.str[:20]
     else:
         tried = (PRESETS[preset]["customer_id"] + PRESETS[preset].get("buyer_nick", ()) + PHONE_HEADERS) if preset else \
@@ -172,6 +173,14 @@ def _merge_refunds(df: pd.DataFrame, refunds: Any, encoding: str | None) -> pd.D
     return df
 
 
+def _row_column(source: Any) -> str:
+    """``_row`` (file line numbers, the header being line 1) for CSV and xlsx files; ``_pos``
+    (1-based row positions) for Parquet, JSON and frames, which have no lines to point at."""
+    if isinstance(source, (str, os.PathLike)) and Path(source).suffix.lower() in (".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".xls"):
+        return "_row"
+    return "_pos"
+
+
 def _split_unpaid(df: pd.DataFrame, preset: str | None, source: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(paid lines, unpaid lines). A line is unpaid by its status (待支付, closed before payment) or,
     when its status does not say it was paid, by a blank payment time. A line whose status says it
@@ -187,7 +196,7 @@ def _split_unpaid(df: pd.DataFrame, preset: str | None, source: Any) -> tuple[pd
     if "amount" not in unpaid_df and "payable_amount" in unpaid_df:
         unpaid_df = unpaid_df.rename(columns={"payable_amount": "amount"})
     paid = df[~unpaid].copy()
-    paid["_row"] = paid.index + 2  # the file's line number (header is line 1)
+    paid[_row_column(source)] = paid.index + (2 if _row_column(source) == "_row" else 1)
     if unpaid.any():
         name = Path(source).name if isinstance(source, (str, os.PathLike)) else "orders"
         warnings.warn(f"{name}: {int(unpaid.sum())} unpaid line(s) (待支付 or closed before payment, no payment time) are "
@@ -215,7 +224,7 @@ def _prepare_export(
     df, used, personal = _map_source(raw, preset, columns, source)
     phone_hash, phone_column, masked = _pii(personal, pii, salt)
     open_ids = _open_ids(df, raw, preset)
-    df = _customer_ids(df, phone_hash, phone_column, masked, preset, salt)
+    df = _customer_ids(df, phone_hash, phone_column, masked, preset, salt, source)
     if contacts is not None:
         phones = personal[phone_column] if phone_column is not None else None
         contacts.append(contacts_from_export(clean_id(df["customer_id"]), phones, open_ids))
@@ -245,13 +254,14 @@ def _finish(df: pd.DataFrame, table: str, tz: str, *, as_of: Any, errors: str, q
     typed = _coerce(df, table, tz, dayfirst)
     for col in keep_extra:
         typed[col] = df[col].astype("str").where(df[col].notna())
-    if "_row" in df:
-        typed["_row"] = df["_row"].to_numpy()
+    for col in ("_row", "_pos"):
+        if col in df:
+            typed[col] = df[col].to_numpy()
     if table == "orders":
         typed = apply_credits(typed, source)
     path = source if isinstance(source, (str, os.PathLike)) else None
     out = validate(typed, table, as_of=as_of, errors=errors, quarantine=quarantine, source=path)
-    return out.drop(columns=["_row"], errors="ignore").reset_index(drop=True)
+    return out.drop(columns=["_row", "_pos"], errors="ignore").reset_index(drop=True)
 
 
 def read_orders(
@@ -417,11 +427,11 @@ def read_export_table(
     phone_hash, phone_column, masked = _pii(personal, "hash", salt)
     open_ids = df.get("open_id")
     if "customer_id" not in df and table == "members":
-        df = _customer_ids(df, phone_hash, phone_column, masked, None, salt)
+        df = _customer_ids(df, phone_hash, phone_column, masked, None, salt, source)
     if contacts is not None and "customer_id" in df:
         contacts.append(contacts_from_export(clean_id(df["customer_id"]), personal.get("phone"), open_ids))
     df = df.drop(columns=["phone", "buyer_nick", "open_id"], errors="ignore")
     if phone_hash is not None and table == "members":
         df["phone_hash"] = phone_hash
-    df["_row"] = df.index + 2
+    df[_row_column(source)] = df.index + (2 if _row_column(source) == "_row" else 1)
     return _finish(df, table, tz, as_of=as_of, errors=errors, quarantine=quarantine, source=source, dayfirst=dayfirst)

@@ -205,7 +205,8 @@ def import_shop(
     try:
         read = _read_all(stage, spec, preset, salt, stamp, errors, orders=orders, refunds=refunds, members=members,
                          products=products, touches=touches, events=events)
-        tables, table_quality = _merge(out, read["tables"], stamp)
+        files_per_table = pd.Series([f.table for f in read["files"]]).value_counts().to_dict()
+        tables, table_quality = _merge(out, read["tables"], stamp, files_per_table)
         shop = Shop(**tables, as_of=stamp, name=name or (spec.options.get("name") if spec else None) or meta.get("name") or out.name,
                     currency=currency or (spec.options.get("currency") if spec else None) or meta.get("currency", "CNY"),
                     tz=_tz(spec), calendar={k: tuple(v) for k, v in (meta.get("calendar") or {}).items()})
@@ -311,7 +312,8 @@ def _file_quality(path: Path, table: str, frame: pd.DataFrame, quarantine: Path,
                        read - len(frame) - n_quarantined, messages)
 
 
-def _merge(out: Path, new: dict[str, pd.DataFrame], stamp: pd.Timestamp) -> tuple[dict[str, pd.DataFrame], list[TableQuality]]:
+def _merge(out: Path, new: dict[str, pd.DataFrame], stamp: pd.Timestamp,
+           new_files: dict[str, int]) -> tuple[dict[str, pd.DataFrame], list[TableQuality]]:
     """Each table merged with the folder's earlier version by its key: today's row wins."""
     tables, quality = {}, []
     for table in SCHEMA:
@@ -321,7 +323,10 @@ def _merge(out: Path, new: dict[str, pd.DataFrame], stamp: pd.Timestamp) -> tupl
             continue
         today = new.get(table, pd.DataFrame(columns=list(SCHEMA[table])))
         merged, counts = _merge_table(old, today, table)
-        tables[table] = validate(read_table(merged, table, validated=False), table, as_of=stamp)
+        if old is None and new_files.get(table, 0) <= 1:
+            tables[table] = merged  # one file, nothing earlier: validated as it was read
+        else:  # several files or an earlier import: duplicates across them, rows after as_of
+            tables[table] = validate(read_table(merged, table, validated=False), table, as_of=stamp)
         quality.append(_table_quality(table, tables[table], counts))
     return tables, quality
 
@@ -354,7 +359,7 @@ def _table_quality(table: str, frame: pd.DataFrame, counts: tuple[int, int, int]
 
 def _customers(tables: dict[str, pd.DataFrame]) -> set[str]:
     """Customers the shop's tables know: contacts of anyone else (a quarantined line's) are not kept."""
-    return {c for t in ("orders", "members") if t in tables for c in tables[t]["customer_id"].dropna().astype("str")}
+    return {str(c) for t in ("orders", "members") if t in tables for c in tables[t]["customer_id"].dropna().unique()}
 
 
 def _stage_contacts(out: Path, stage: Path, found: list[pd.DataFrame], customers: set[str]) -> int:

@@ -207,23 +207,17 @@ def _to_datetime(values: pd.Series, tz: str, dayfirst: bool | None = None, where
     text = text.where(values.notna() & (text != "") & (text != "-"))
     aware = text.str.fullmatch(_OFFSET).fillna(False).astype(bool)
     out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[us]")
-    naive = text.where(~aware)
+    naive = text[~aware]
     if naive.notna().any():
-        first = _dayfirst(naive, dayfirst, where)
-        out[~aware] = _parse_naive(naive[~aware], first)
+        iso = pd.to_datetime(naive, errors="coerce", format="ISO8601")
+        rest = iso.isna() & naive.notna()  # only these can be a/b/yyyy: the day-first question is theirs
+        if rest.any():
+            iso[rest] = pd.to_datetime(naive[rest], errors="coerce", format="mixed", dayfirst=_dayfirst(naive[rest], dayfirst, where))
+        out[~aware] = iso.astype("datetime64[us]")
     if aware.any():
         stamped = pd.to_datetime(text[aware], errors="coerce", format="mixed", utc=True)
         out[aware] = stamped.dt.tz_convert(tz).dt.tz_localize(None).astype("datetime64[us]")
     return out
-
-
-def _parse_naive(text: pd.Series, dayfirst: bool) -> pd.Series:
-    """ISO 8601 in one vectorised pass; only what it cannot read goes through the slower mixed parser."""
-    out = pd.to_datetime(text, errors="coerce", format="ISO8601")
-    rest = out.isna() & text.notna()
-    if rest.any():
-        out[rest] = pd.to_datetime(text[rest], errors="coerce", format="mixed", dayfirst=dayfirst)
-    return out.astype("datetime64[us]")
 
 
 _SLASHED = r"(\d{1,2})[/.](\d{1,2})[/.]\d{4}.*"

@@ -158,8 +158,10 @@ def _describe_rows(rows: pd.DataFrame) -> str:
     if rows is None or rows.empty:
         return ""
     key = next((c for c in ("line_id", "touch_id", "customer_id", "order_id", "product_id") if c in rows), None)
-    where = ", ".join(str(v) for v in rows["_row"].head(5)) if "_row" in rows else ""
-    text = f"file lines {where}" if where else ""
+    text = ""
+    for col, label in (("_row", "file lines"), ("_pos", "rows")):
+        if col in rows:
+            text = f"{label} " + ", ".join(str(v) for v in rows[col].head(5))
     if "_raw" in rows and rows["_raw"].notna().any():
         text += ("; " if text else "") + "values " + ", ".join(repr(v) for v in rows["_raw"].dropna().head(5))
     if key is not None:
@@ -229,6 +231,11 @@ class Shop:
 
 #: Id columns that identify a row or a person: a placeholder in them is an error, not a null.
 KEY_IDS = ("customer_id", "order_id", "line_id", "touch_id")
+
+
+#: The placeholders as written (NULL, Null, null ...): matched as they are, with no lower-casing
+#: of every id on every validation.
+PLACEHOLDER_FORMS = sorted({form for p in PLACEHOLDERS for form in (p, p.upper(), p.title(), p.capitalize())})
 
 
 #: Problems :func:`_coerce` finds in values, with their fix.
@@ -315,9 +322,11 @@ def _rules(table: str, cols: list[str], as_of: pd.Timestamp | None, frame: nw.La
             rules.append(
                 (col, f"have no {col}", nw.col(col).is_null(), f"fill {col} in the source, or quarantine these rows")
             )
-    for col in KEY_IDS:
+    # On canonical files only the customer is checked for placeholders (one pass over one column):
+    # a 0 customer merges buyers, while a placeholder order or line id repeats and fails the key check.
+    for col in ("customer_id",):
         if col in REQUIRED[table] and col in cols:
-            rules.append((col, "have a placeholder id", nw.col(col).str.to_lowercase().is_in(sorted(PLACEHOLDERS)), PARSE_FIXES["have a placeholder id"]))
+            rules.append((col, "have a placeholder id", nw.col(col).is_in(PLACEHOLDER_FORMS), PARSE_FIXES["have a placeholder id"]))
     if table in ("orders", "unpaid_orders") and "quantity" in cols:
         rules.append(("quantity", "have quantity <= 0", nw.col("quantity") <= 0, "quantities must be positive; returns belong in refund_amount"))
     for col in ("paid_amount", "refund_amount", "amount", "cost", "points"):
