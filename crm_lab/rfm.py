@@ -65,7 +65,11 @@ def _quantile_score(values: np.ndarray, bins: int, higher_is_better: bool) -> np
     share the best recency, they score ``bins``, not 1; distinct values get their quantile bin.
     """
     v = values if higher_is_better else -values
-    at_or_below = np.searchsorted(np.sort(v), v, side="right")
+    order = np.argsort(v, kind="stable")
+    ranked = v[order]
+    at_or_below = np.empty(v.size, dtype="int64")
+    # Queries in sorted order walk the array once; unsorted ones jump around it (4x slower at 1M).
+    at_or_below[order] = np.searchsorted(ranked, ranked, side="right")
     return np.clip(np.ceil(bins * at_or_below / v.size - 1e-9), 1, bins).astype("int64")
 
 
@@ -159,9 +163,12 @@ def score(
         out[f"{short}_score"] = s.astype("int64")
     out["rfm_score"] = out["r_score"].astype(str) + out["f_score"].astype(str) + out["m_score"].astype(str)
     high = {k: _high(out[f"{k}_score"].to_numpy(), method, name) for k, name in (("r", "recency"), ("f", "frequency"), ("m", "monetary"))}
-    keys = list(zip(high["r"], high["f"], high["m"]))
-    out["rfm_segment"] = pd.Categorical([SEGMENTS[k][0] for k in keys], categories=SEGMENT_ORDER)
-    out["rfm_segment_en"] = [SEGMENTS[k][1] for k in keys]
+    # Each customer's (R, F, M) highs as a 3-bit code, looked up in 8-entry tables: no Python per customer.
+    code = high["r"].astype("int64") * 4 + high["f"].astype("int64") * 2 + high["m"].astype("int64")
+    keys = [(bool(c & 4), bool(c & 2), bool(c & 1)) for c in range(8)]
+    zh_index = np.array([SEGMENT_ORDER.index(SEGMENTS[k][0]) for k in keys])
+    out["rfm_segment"] = pd.Categorical.from_codes(zh_index[code], categories=SEGMENT_ORDER)
+    out["rfm_segment_en"] = np.array([SEGMENTS[k][1] for k in keys], dtype=object)[code]
     for extra in ("refund_orders", "purchase_days", "items_per_order", "net_amount", "gross_amount"):
         if extra in summary and extra not in out:
             out[extra] = summary[extra]

@@ -179,9 +179,7 @@ def test_uci_online_retail_imports_with_one_mapping_and_matches_lifetimes(uci_sh
 
 @pytest.mark.browser
 def test_quality_report_fits_a_phone(tmp_path, day1, monkeypatch):
-    import subprocess
-
-    from test_report import _chromium
+    from test_report import phone_width
 
     monkeypatch.setenv("CRM_LAB_SALT", SALT)
     shop_dir = tmp_path / "shop"
@@ -190,14 +188,5 @@ def test_quality_report_fits_a_phone(tmp_path, day1, monkeypatch):
         assert _import(shop_dir, day1, bad) == 0
     html = (shop_dir / "quality.html").read_text(encoding="utf-8")
     assert "客户ID：占位值" in html and "实付金额：数字无法识别" in html and "隔离" in html
-    probe = tmp_path / "probe.html"
-    # Headless Chromium keeps a window of at least 500 px: lay the page out in 390 px and find the
-    # right edge of its widest element.
-    script = ("<script>document.documentElement.style.width='390px';var w=0;document.querySelectorAll('body *')"
-              ".forEach(function(e){w=Math.max(w,e.getBoundingClientRect().right)});document.title='W'+Math.ceil(w)</script>")
-    probe.write_text(html.replace("</body>", script + "</body>"), encoding="utf-8")
-    dom = subprocess.run([_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--window-size=390,1200",
-                          f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", probe.as_uri()],
-                         capture_output=True, text=True, timeout=120, check=True).stdout
-    width = int(dom.split("<title>W", 1)[1].split("<", 1)[0])
-    assert width <= 390, f"the quality report is {width}px wide on a 390px phone"
+    width, who = phone_width(shop_dir / "quality.html", tmp_path)
+    assert width <= 390, f"the quality report needs {width}px on a 390px phone ({who})"

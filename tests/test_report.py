@@ -280,6 +280,42 @@ def _chromium() -> str:
     return found
 
 
+#: Lays a page out in 390 px (headless Chromium keeps a window of at least 500 px, so the html
+#: element is narrowed) and finds the right edge of the widest element not inside a scroll box.
+_PHONE_PROBE = """<script>document.documentElement.style.width='390px';
+function clipped(e){for(var a=e.parentElement;a&&a!==document.body;a=a.parentElement){var o=getComputedStyle(a).overflowX;
+if(o==='auto'||o==='scroll'||o==='hidden')return true;}return false;}
+var w=0,who='';document.querySelectorAll('body *').forEach(function(e){if(clipped(e))return;
+var r=e.getBoundingClientRect().right;if(r>w){w=r;who=e.tagName+'.'+e.className;}});
+document.title='W'+Math.ceil(w)+' '+who;</script>"""
+
+
+def phone_width(page: Path, tmp: Path) -> tuple[int, str]:
+    """The width ``page`` needs on a 390 px phone, and the widest element (``TAG.class``)."""
+    import subprocess
+
+    probe = tmp / f"probe_{page.name}"
+    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", _PHONE_PROBE + "</body>"), encoding="utf-8")
+    dom = subprocess.run([_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=390,1200",
+                          f"--user-data-dir={tmp / 'chromium-profile'}", "--dump-dom", probe.as_uri()],
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    width, _, who = dom.split("<title>W", 1)[1].split("<", 1)[0].partition(" ")
+    return int(width), who
+
+
+@pytest.mark.browser
+def test_wide_tables_scroll_inside_the_page_on_a_phone(overview_run, tmp_path):
+    out, _records = overview_run
+    cl.report.write_index(out)
+    for page in (out / "test_overview" / "shop_overview.html", out / "index.html"):
+        width, who = phone_width(page, tmp_path)
+        assert width <= 390, f"{page.name} needs {width}px on a 390px phone ({who})"
+    # The probe sees a table that does not scroll inside the page.
+    wide = tmp_path / "wide.html"
+    wide.write_text("<html><body><table><tr>" + "<td>1234567890</td>" * 12 + "</tr></table></body></html>", encoding="utf-8")
+    assert phone_width(wide, tmp_path)[0] > 390
+
+
 def _screenshot(page: Path, png: Path, size: str = "1000,1400") -> bytes:
     import subprocess
 

@@ -150,3 +150,19 @@ def test_an_all_tied_shop_is_not_all_lost_and_says_why():
 def test_bins_must_be_two_or_more(bins):
     with pytest.raises(ValueError, match="bins must be a whole number >= 2"):
         rfm.score(_frame([1, 2, 3], [1, 2, 3], [1.0, 2.0, 3.0]), bins=bins)
+
+
+def test_vectorised_segments_equal_the_segment_table_row_by_row():
+    rng = np.random.default_rng(5)
+    n = 2_000
+    s = pd.DataFrame({"recency_days": rng.integers(0, 400, n), "orders": rng.integers(1, 12, n),
+                      "net_amount": rng.gamma(2, 300, n)}, index=pd.Index([f"c{i}" for i in range(n)], name="customer_id"))
+    r = cl.rfm.score(s)
+    high = {k: r[f"{k}_score"] > r[f"{k}_score"].mean() for k in "rfm"}
+    expected = [cl.rfm.SEGMENTS[(bool(a), bool(b), bool(c))] for a, b, c in zip(high["r"], high["f"], high["m"])]
+    assert r["rfm_segment"].astype(str).tolist() == [zh for zh, _ in expected]
+    assert r["rfm_segment_en"].tolist() == [en for _, en in expected]
+    # Quantile scores: ceil(bins x share of customers at or below), ties to the top of their run.
+    v = s["net_amount"].to_numpy()
+    share = (v[None, :] <= v[:, None]).sum(axis=1) / n
+    np.testing.assert_array_equal(r["m_score"].to_numpy(), np.clip(np.ceil(5 * share - 1e-9), 1, 5))

@@ -146,7 +146,8 @@ def table(df: pd.DataFrame, formats: dict[str, Any] | None = None, index: bool =
             shown[col] = shown[col].map(func)
     if rename:
         shown = shown.rename(columns=rename)
-    return _HTML(shown.to_html(index=index, border=0, classes="crm-table", na_rep="–", escape=True))
+    # In a scroll box with a sticky first column: a wide table scrolls on a phone, the page does not.
+    return _HTML('<div class="crm-scroll">' + shown.to_html(index=index, border=0, classes="crm-table", na_rep="–", escape=True) + "</div>")
 
 
 def as_table(items: dict[str, Any], columns: tuple[str, str] = ("项目", "数值")) -> pd.DataFrame:

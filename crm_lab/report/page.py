@@ -46,6 +46,13 @@ th{font-weight:600;text-align:right;padding:6px 10px;border-bottom:1px solid #cc
 td{text-align:right;padding:5px 10px}tr:nth-child(even) td{background:#f6f6f6}
 th:first-child,td:first-child{text-align:left}
 img{max-width:100%}
+.crm-scroll,.output_subarea,div:has(> table){overflow-x:auto;max-width:100%;-webkit-overflow-scrolling:touch}
+th,td:first-child{white-space:nowrap}td{min-width:3em}td small{display:block;min-width:14em;white-space:normal}
+.crm-scroll th:first-child,.crm-scroll td:first-child{position:sticky;left:0;background:#fff;z-index:1}
+.crm-scroll tr:nth-child(even) td:first-child{background:#f6f6f6}
+@media (max-width:600px){body{margin:16px auto;padding:0 14px}h1{font-size:24px}h2{font-size:19px}
+ .crm-kpis{display:grid;grid-template-columns:1fr 1fr;gap:10px}.crm-kpi{padding:10px 12px;min-width:0}
+ .crm-kpi .value{font-size:20px;overflow-wrap:anywhere}table{font-size:12px}th,td{padding:5px 7px}}
 .anchor-link{display:none}
 .crm-footer{margin-top:40px;font-size:12px;color:#888;border-top:1px solid #eee;padding-top:8px}
 .crm-failed{color:#c0392b;font-weight:600}
