@@ -190,3 +190,38 @@ def test_quality_report_fits_a_phone(tmp_path, day1, monkeypatch):
     assert "客户ID：占位值" in html and "实付金额：数字无法识别" in html and "隔离" in html
     width, who = phone_width(shop_dir / "quality.html", tmp_path)
     assert width <= 390, f"the quality report needs {width}px on a 390px phone ({who})"
+
+
+def test_templates_an_orders_only_shop_cannot_run_are_refused_in_one_line(tmp_path, small_shop):
+    from dataclasses import replace
+
+    orders_only = replace(small_shop, members=None, products=None, touches=None, events=None, unpaid_orders=None)
+    cl.data.write_shop(orders_only, tmp_path / "shop")
+    params = tmp_path / "p.yaml"
+    params.write_text(f"campaign: bare\ndata: {tmp_path / 'shop'}\nnotebooks:\n  - notebook: response_report\n"
+                      "  - notebook: high_potential\n  - notebook: new_member_first_purchase\n  - notebook: sample_to_full_size\n",
+                      encoding="utf-8")
+    with pytest.raises(cl.report.ReportError) as err:
+        cl.report.run_params(params, out=tmp_path / "reports")
+    message = str(err.value)
+    for table in ("touches table", "events table", "members table", "products table"):
+        assert table in message
+    manifest = json.loads((tmp_path / "reports" / "bare" / "manifest.json").read_text(encoding="utf-8"))
+    assert {r["status"] for r in manifest["reports"]} == {"refused"}
+    assert all(r["seconds"] == 0.0 and r["report"] is None for r in manifest["reports"])  # no kernel started
+    index = (tmp_path / "reports" / "index.html").read_text(encoding="utf-8")
+    assert index.count("未运行（缺少数据）") == 4 and "href=\"bare/None\"" not in index
+
+
+@pytest.mark.slow
+def test_uci_shop_publishes_in_pounds_and_refuses_what_it_lacks(uci_shop, tmp_path):
+    params = tmp_path / "uci.yaml"
+    params.write_text(f"campaign: uci\ndata: {uci_shop}\nnotebooks:\n  - notebook: shop_overview\n"
+                      "  - notebook: clv\n    parameters: {calibration_end: '2011-08-31', holdout_end: '2011-12-09'}\n"
+                      "  - notebook: influencer_repurchase\n", encoding="utf-8")
+    with pytest.raises(cl.report.ReportError, match="influencer_repurchase needs orders.influencer_id"):
+        cl.report.run_params(params, out=tmp_path / "reports", parallel=2)
+    for name in ("shop_overview", "clv"):
+        page = (tmp_path / "reports" / "uci" / f"{name}.html").read_text(encoding="utf-8")
+        assert "£" in page and "¥" not in page, name
+        assert "Traceback" not in page and "Warning:" not in page, name

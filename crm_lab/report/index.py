@@ -31,7 +31,8 @@ __all__ = ["write_index", "read_manifests"]
 
 log = logging.getLogger(__name__)
 
-_STATUS = {"ok": "已发布", "failed": '<span class="crm-failed">失败</span>'}
+_STATUS = {"ok": "已发布", "failed": '<span class="crm-failed">失败</span>',
+           "refused": '<span class="crm-failed">未运行（缺少数据）</span>'}
 
 
 def read_manifests(out: str | os.PathLike[str]) -> tuple[list[dict[str, Any]], list[str]]:
@@ -53,8 +54,9 @@ def _row(manifest: dict[str, Any], record: dict[str, Any]) -> str:
     link = f"{manifest['campaign']}/{record.get('report', '')}"
     status = _STATUS.get(record.get("status"), html.escape(str(record.get("status"))))
     reason = f"<br><small>{html.escape(str(record['error']))[:300]}</small>" if record.get("error") else ""
-    return (f"<tr><td>{html.escape(manifest['campaign'])}</td><td><a href=\"{html.escape(link)}\">"
-            f"{html.escape(str(record.get('title') or record.get('name')))}</a></td><td>{status}{reason}</td>"
+    name = html.escape(str(record.get("title") or record.get("name")))
+    shown = f"<a href=\"{html.escape(link)}\">{name}</a>" if record.get("report") else name
+    return (f"<tr><td>{html.escape(manifest['campaign'])}</td><td>{shown}</td><td>{status}{reason}</td>"
             f"<td>{html.escape(str(manifest.get('finished_at', '')).replace('T', ' '))}</td><td>{record.get('seconds', '')}</td></tr>")
 
 

@@ -269,6 +269,20 @@ def _publish_exports(stage: Path, folder: Path, run: dict[str, Any]) -> dict[str
     return {"folder": target.relative_to(folder).as_posix(), "files": exports}
 
 
+def _unmet_needs(template: str, data: Any) -> list[str]:
+    """What ``template`` needs that the shop folder lacks (:mod:`crm_lab.report.requirements`)."""
+    from crm_lab import data as cl_data
+    from crm_lab.report.requirements import NEEDS, missing
+
+    if template not in NEEDS or data is None:
+        return []
+    try:
+        shop = cl_data.read_shop(data, validated=False)
+    except (FileNotFoundError, ValueError):
+        return []  # the notebook itself says what is wrong with the folder
+    return missing(template, shop)
+
+
 def _shared_parameters(spec: RunParams, data: Any) -> dict[str, Any]:
     shared = {**spec.parameters}
     if data is not None:
@@ -367,6 +381,10 @@ def run_params(
         out_html = folder / f"{name}.html"
         source = resolve_notebook(nb.notebook, templates)
         tmp_nb = temp_path(out_html.with_suffix(".ipynb"), "running.ipynb")
+        unmet = _unmet_needs(nb.notebook, params.get("data"))
+        if unmet:  # refused in one line each, before a kernel starts: the shop lacks what it needs
+            record.update(status="refused", error="; ".join(unmet), report=None, seconds=0.0)
+            return record
         try:
             executed = _execute(source, tmp_nb, params, kernel_name=kernel_name, cwd=None, timeout=limit)
             record["exports"] = _publish_exports(stage, folder, run)

@@ -1,0 +1,74 @@
+"""What each report template needs from a shop, checked before it runs: a shop without it gets one line, not a traceback.
+
+A real shop often has only orders (UCI Online Retail, a new Tmall store): a template that needs
+members, touches, events or a products column it lacks is refused in one line naming the table,
+what it is for and how to get it, recorded as failed in the index, while the others run.
+
+Examples
+--------
+>>> from crm_lab.report.requirements import NEEDS
+>>> NEEDS["response_report"][0].table
+'touches'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import narwhals as nw
+
+from crm_lab import engine
+
+__all__ = ["Need", "NEEDS", "missing"]
+
+
+@dataclass(frozen=True)
+class Need:
+    """A table (and optionally a column with at least one value) a template cannot do without.
+
+    Attributes
+    ----------
+    table : str
+    column : str or None
+        A column that must exist and hold at least one value.
+    why : str
+        What the report uses it for, in the reader's words.
+    """
+
+    table: str
+    column: str | None
+    why: str
+
+
+#: Template -> what it needs beyond orders.
+NEEDS: dict[str, tuple[Need, ...]] = {
+    "response_report": (Need("touches", None, "触达记录（谁在何时收到了哪次活动、实验组或对照组）"),),
+    "high_potential": (Need("events", None, "行为事件（看直播、加购等）"),),
+    "new_member_first_purchase": (Need("members", None, "会员表（入会时间）"),),
+    "sample_to_full_size": (Need("products", "sample_of", "商品表的 sample_of（哪个小样对应哪个正装）"),),
+    "audience_builder": (Need("products", "sample_of", "商品表的 sample_of（派样→正装人群）"),
+                         Need("orders", "influencer_id", "订单的达人 ID（达人新客人群）")),
+    "influencer_repurchase": (Need("orders", "influencer_id", "订单的达人 ID（达人带来的新客）"),),
+}
+
+
+def _has_values(frame: Any, column: str) -> bool:
+    lazy = engine.lazy(frame)
+    if column not in lazy.collect_schema().names():
+        return False
+    found = engine.collect(lazy.select(nw.col(column).is_null().__invert__().sum().alias("n")))
+    return int(found["n"].iloc[0]) > 0
+
+
+def missing(template: str, shop: Any) -> list[str]:
+    """One line per need of ``template`` that ``shop`` does not meet (empty: it can run)."""
+    lines = []
+    for need in NEEDS.get(template, ()):
+        frame = getattr(shop, need.table, None)
+        if frame is None:
+            lines.append(f"{template} needs the {need.table} table — {need.why}; the shop has none "
+                         f"(add {need.table}.parquet to the folder, or import it with crm-lab import --{need.table})")
+        elif need.column is not None and not _has_values(frame, need.column):
+            lines.append(f"{template} needs {need.table}.{need.column} with values — {need.why}; the shop's {need.table} has none")
+    return lines
