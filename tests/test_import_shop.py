@@ -225,3 +225,21 @@ def test_uci_shop_publishes_in_pounds_and_refuses_what_it_lacks(uci_shop, tmp_pa
         page = (tmp_path / "reports" / "uci" / f"{name}.html").read_text(encoding="utf-8")
         assert "£" in page and "¥" not in page, name
         assert "Traceback" not in page and "Warning:" not in page, name
+
+
+def test_an_imported_folder_is_validated_once_until_a_table_changes(tmp_path, day1, monkeypatch):
+    import os
+
+    from crm_lab.data import canonical
+
+    monkeypatch.setenv("CRM_LAB_SALT", SALT)
+    shop_dir = tmp_path / "shop"
+    assert _import(shop_dir, day1) == 0
+    calls = []
+    monkeypatch.setattr(canonical, "validate", lambda frame, table, **kw: calls.append(table) or frame)
+    cl.data.read_shop(shop_dir)
+    assert calls == []  # the import vouched for these files
+    orders = shop_dir / "orders.parquet"
+    os.utime(orders, ns=(orders.stat().st_atime_ns, orders.stat().st_mtime_ns + 1_000_000))
+    cl.data.read_shop(shop_dir)
+    assert calls == ["orders"]  # a table file changed: validated again

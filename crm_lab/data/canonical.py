@@ -166,7 +166,7 @@ def read_shop(folder: str | os.PathLike[str], *, as_of: Any = None, validated: b
     if as_of_ts is not None and extracted is not None and as_of_ts.normalize() > extracted.normalize():
         raise ValueError(f"{path}: as_of {as_of_ts:%Y-%m-%d} is after the data's extraction at {extracted} (shop.json): "
                          f"nothing after it is known, and audiences would come out empty. Fix: an as_of up to {extracted:%Y-%m-%d}")
-    if validated:
+    if validated and not _marked_valid(path, meta, tables):
         # Rows after the extraction are errors; rows after an earlier as_of (a backfill, a
         # backtest) are data the analyses leave out, not bad data.
         check = max(as_of_ts, extracted) if as_of_ts is not None and extracted is not None else as_of_ts
@@ -178,6 +178,57 @@ def read_shop(folder: str | os.PathLike[str], *, as_of: Any = None, validated: b
         source["contacts"] = str(contacts)  # read by Audience.export only, never joined into a table here
     return Shop(**tables, as_of=as_of_ts, name=name or meta.get("name", path.stem), calendar=calendar, source=source,
                 currency=meta.get("currency", "CNY"), tz=meta.get("tz", TIMEZONE))
+
+
+#: The file in a shop folder that records which table files were validated (by ``crm-lab import``).
+VALIDATED_MARKER = "validated.json"
+
+
+def tables_key(folder: str | os.PathLike[str]) -> str:
+    """A fingerprint of a shop folder's table files only (names, sizes, modification times):
+    what a validation marker vouches for. ``shop.json``, reports and quarantine files are not in it.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from crm_lab.data.canonical import tables_key
+    >>> folder = tempfile.mkdtemp()
+    >>> tables_key(folder) == tables_key(folder)
+    True
+    """
+    root = Path(folder)
+    digest = hashlib.sha256()
+    for t in SCHEMA:
+        for f in sorted([root / f"{t}.parquet", root / f"{t}.csv", *sorted((root / t).glob("*"))] if (root / t).is_dir()
+                        else [root / f"{t}.parquet", root / f"{t}.csv"]):
+            if f.is_file():
+                stat = f.stat()
+                digest.update(f"{f.relative_to(root)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def mark_validated(folder: str | os.PathLike[str], as_of: Any) -> Path:
+    """Record that the folder's tables, as they are now, passed :func:`validate` up to ``as_of``:
+    :func:`read_shop` then skips validating them again until a table file changes."""
+    import json
+
+    marker = {"tables_key": tables_key(folder), "as_of": None if as_of is None else str(pd.Timestamp(as_of))}
+    return atomic_text(Path(folder) / VALIDATED_MARKER, json.dumps(marker))
+
+
+def _marked_valid(path: Path, meta: dict[str, Any], tables: dict[str, Any]) -> bool:
+    """Whether a validation marker vouches for these very table files and this extraction time."""
+    import json
+
+    marker_path = path / VALIDATED_MARKER
+    if not path.is_dir() or not marker_path.exists():
+        return False
+    try:
+        marker = json.loads(marker_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return marker.get("tables_key") == tables_key(path) and marker.get("as_of") == (
+        None if not meta.get("as_of") else str(pd.Timestamp(meta["as_of"])))
 
 
 def snapshot_key(path: str | os.PathLike[str]) -> str:
