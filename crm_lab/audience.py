@@ -68,6 +68,9 @@ def __getattr__(name: str) -> Any:
 CONTROL_SEED = 0
 
 
+# A long class on purpose: its public API is a chain of small rule methods (bought, not_bought,
+# event ...) users discover on one object; the work behind them (_export_rows, _export_platform,
+# _assign, the rules module) lives in module functions.
 @dataclass(frozen=True)
 class Audience:
     """Customers selected by rules on a shop, as of a moment.
@@ -371,7 +374,7 @@ class Audience:
             target = atomic_write(out, path)
             extra: dict[str, Any] = {"ids": ids, "customers": int(len(out)), "without_id": missing}
         else:
-            target, extra = self._export_platform(Path(path), format, contacts, control_share, seed, groups)
+            target, extra = _export_platform(self, Path(path), format, contacts, control_share, seed, groups)
             out = None
         manifest = {
             "name": self.name, "as_of": str(self.as_of), "created_at": dt.datetime.now().isoformat(timespec="seconds"),
@@ -383,33 +386,6 @@ class Audience:
         }
         atomic_text(f"{target}.manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1, default=str))
         return target
-
-    def _export_platform(self, path: Path, format: str, contacts: Any, control_share: float | None, seed: int,
-                         groups: pd.DataFrame | None) -> tuple[Path, dict[str, Any]]:
-        """The treatment group's platform keys, one per line, and the manifest's match counts."""
-        from crm_lab.data.contacts import PLATFORM_KEYS, keys_for, read_contacts
-
-        if format not in PLATFORM_KEYS:
-            raise ValueError(f"format={format!r}: expected 'ids' or one of {sorted(PLATFORM_KEYS)}")
-        source = contacts or (self.shop.source or {}).get("contacts")
-        if source is None:
-            raise ValueError(f"format={format!r} needs the shop's contacts table (platform keys kept apart from the "
-                             "analysis tables): import the shop with `crm-lab import`, which writes contacts/ from the "
-                             "export's phones and open ids, or pass contacts='<shop>/contacts/contacts.parquet'")
-        split, _ = _export_rows(self, control_share, seed, "customer_id", groups)
-        treated = split.loc[split["group"] == "treatment", "id"] if "group" in split else split["id"]
-        key = PLATFORM_KEYS[format]
-        rows, without = keys_for(read_contacts(source), treated, key)
-        target = atomic_text(path, "".join(f"{k}\n" for k in rows[key].drop_duplicates()))
-        n = int(len(treated))
-        if without:
-            warnings.warn(f"{self.name}: {without:,} of {n:,} customer(s) to touch have no {key} in the contacts table "
-                          f"(match {1 - without / n:.1%}); the platform cannot reach them through {format}", stacklevel=3)
-        extra = {"key": key, "customers": n, "keys": int(rows[key].nunique()),
-                 "match": {"customers": n, "with_key": n - without, "rate": (n - without) / n if n else None},
-                 "held_out": int(len(split) - n),
-                 "groups": split["group"].value_counts().to_dict() if "group" in split else None}
-        return target, extra
 
 
 @dataclass(frozen=True)
@@ -482,6 +458,34 @@ def _export_rows(aud: Audience, control_share: float | None, seed: int, ids: str
     if ids == "customer_id":
         return out.rename(columns={"customer_id": "id"}), 0
     raise ValueError("ids must be 'customer_id' or 'phone_hash'")
+
+
+def _export_platform(aud: Audience, path: Path, format: str, contacts: Any, control_share: float | None, seed: int,
+                     groups: pd.DataFrame | None) -> tuple[Path, dict[str, Any]]:
+    """The treatment group's platform keys, one per line, and the manifest's match counts."""
+    from crm_lab.data.contacts import PLATFORM_KEYS, keys_for, read_contacts
+
+    if format not in PLATFORM_KEYS:
+        raise ValueError(f"format={format!r}: expected 'ids' or one of {sorted(PLATFORM_KEYS)}")
+    source = contacts or (aud.shop.source or {}).get("contacts")
+    if source is None:
+        raise ValueError(f"format={format!r} needs the shop's contacts table (platform keys kept apart from the "
+                         "analysis tables): import the shop with `crm-lab import`, which writes contacts/ from the "
+                         "export's phones and open ids, or pass contacts='<shop>/contacts/contacts.parquet'")
+    split, _ = _export_rows(aud, control_share, seed, "customer_id", groups)
+    treated = split.loc[split["group"] == "treatment", "id"] if "group" in split else split["id"]
+    key = PLATFORM_KEYS[format]
+    rows, without = keys_for(read_contacts(source), treated, key)
+    target = atomic_text(path, "".join(f"{k}\n" for k in rows[key].drop_duplicates()))
+    n = int(len(treated))
+    if without:
+        warnings.warn(f"{aud.name}: {without:,} of {n:,} customer(s) to touch have no {key} in the contacts table "
+                      f"(match {1 - without / n:.1%}); the platform cannot reach them through {format}", stacklevel=3)
+    extra = {"key": key, "customers": n, "keys": int(rows[key].nunique()),
+             "match": {"customers": n, "with_key": n - without, "rate": (n - without) / n if n else None},
+             "held_out": int(len(split) - n),
+             "groups": split["group"].value_counts().to_dict() if "group" in split else None}
+    return target, extra
 
 
 def _assign(ids: pd.Series, share: float, seed: int) -> np.ndarray:

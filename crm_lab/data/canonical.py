@@ -197,13 +197,16 @@ def tables_key(folder: str | os.PathLike[str]) -> str:
     True
     """
     root = Path(folder)
+    candidates = [f for t in SCHEMA for f in (root / f"{t}.parquet", root / f"{t}.csv", *sorted((root / t).glob("*")))]
+    return _files_digest(root, [f for f in candidates if f.is_file()])
+
+
+def _files_digest(root: Path, files: list[Path]) -> str:
+    """16 hex digits over the files' names (relative to ``root``), sizes and modification times."""
     digest = hashlib.sha256()
-    for t in SCHEMA:
-        for f in sorted([root / f"{t}.parquet", root / f"{t}.csv", *sorted((root / t).glob("*"))] if (root / t).is_dir()
-                        else [root / f"{t}.parquet", root / f"{t}.csv"]):
-            if f.is_file():
-                stat = f.stat()
-                digest.update(f"{f.relative_to(root)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    for f in files:
+        stat = f.stat()
+        digest.update(f"{f.relative_to(root) if root.is_dir() else f.name}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()[:16]
 
 
@@ -245,11 +248,7 @@ def snapshot_key(path: str | os.PathLike[str]) -> str:
     """
     root = Path(path)
     files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
-    digest = hashlib.sha256()
-    for f in files:
-        stat = f.stat()
-        digest.update(f"{f.relative_to(root) if root.is_dir() else f.name}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()[:16]
+    return _files_digest(root, files)
 
 
 def write_shop(shop: Shop, folder: str | os.PathLike[str]) -> Path:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -87,7 +86,7 @@ def keys_for(contacts: pd.DataFrame, customer_ids: pd.Series, key: str) -> tuple
     return rows, int((~customer_ids.astype("str").isin(have["customer_id"])).sum())
 
 
-def restrict(path: Path) -> Any:
+def restrict(path: Path) -> None:
     """Owner-only permissions on the contacts folder and file (best effort where chmod exists)."""
     try:
         os.chmod(path, 0o700 if path.is_dir() else 0o600)

@@ -55,8 +55,8 @@ def _refuse_masked_identity(preset: str | None, column: str | None, masked: pd.S
     4 provinces would become one customer."""
     if masked is None or not masked.any():
         return
-    where = _row_column(source)
-    lines = pd.DataFrame({where: masked.index[masked] + (2 if where == "_row" else 1)})
+    where, numbers = _row_numbers(masked.index[masked], source)
+    lines = pd.DataFrame({where: numbers})
     ids = PRESETS[preset]["customer_id"] if preset else ("customer_id", "open_id", "buyer_nick")
     raise DataValidationError(
         "orders", "customer_id", f"have a masked or encrypted phone in {column!r} and the export has no buyer id column", int(masked.sum()),
@@ -135,8 +135,9 @@ def _products_and_lines(df: pd.DataFrame, preset: str | None, used: dict[str, st
     if "line_id" not in df and "order_id" in df:
         if preset is None:
             # Lines of an order, numbered in file order: stable as long as the export lists them alike.
-            position = df.groupby(clean_id(df["order_id"]), sort=False, dropna=False).cumcount() + 1
-            df["line_id"] = clean_id(df["order_id"]) + "-" + position.astype("str")
+            orders = clean_id(df["order_id"])
+            position = df.groupby(orders, sort=False, dropna=False).cumcount() + 1
+            df["line_id"] = orders + "-" + position.astype("str")
         else:
             df["line_id"] = df["order_id"]  # order-level exports: one line per order
     return df
@@ -173,12 +174,13 @@ def _merge_refunds(df: pd.DataFrame, refunds: Any, encoding: str | None) -> pd.D
     return df
 
 
-def _row_column(source: Any) -> str:
-    """``_row`` (file line numbers, the header being line 1) for CSV and xlsx files; ``_pos``
-    (1-based row positions) for Parquet, JSON and frames, which have no lines to point at."""
+def _row_numbers(index: pd.Index, source: Any) -> tuple[str, pd.Index]:
+    """How to point at rows of ``source``: ``("_row", file line numbers)`` for CSV and xlsx files
+    (the header is line 1), ``("_pos", 1-based positions)`` for Parquet, JSON and frames, which
+    have no lines to point at."""
     if isinstance(source, (str, os.PathLike)) and Path(source).suffix.lower() in (".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".xls"):
-        return "_row"
-    return "_pos"
+        return "_row", index + 2
+    return "_pos", index + 1
 
 
 def _split_unpaid(df: pd.DataFrame, preset: str | None, source: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -196,7 +198,8 @@ def _split_unpaid(df: pd.DataFrame, preset: str | None, source: Any) -> tuple[pd
     if "amount" not in unpaid_df and "payable_amount" in unpaid_df:
         unpaid_df = unpaid_df.rename(columns={"payable_amount": "amount"})
     paid = df[~unpaid].copy()
-    paid[_row_column(source)] = paid.index + (2 if _row_column(source) == "_row" else 1)
+    where, numbers = _row_numbers(paid.index, source)
+    paid[where] = numbers
     if unpaid.any():
         name = Path(source).name if isinstance(source, (str, os.PathLike)) else "orders"
         warnings.warn(f"{name}: {int(unpaid.sum())} unpaid line(s) (待支付 or closed before payment, no payment time) are "
@@ -433,5 +436,6 @@ def read_export_table(
     df = df.drop(columns=["phone", "buyer_nick", "open_id"], errors="ignore")
     if phone_hash is not None and table == "members":
         df["phone_hash"] = phone_hash
-    df[_row_column(source)] = df.index + (2 if _row_column(source) == "_row" else 1)
+    where, numbers = _row_numbers(df.index, source)
+    df[where] = numbers
     return _finish(df, table, tz, as_of=as_of, errors=errors, quarantine=quarantine, source=source, dayfirst=dayfirst)

@@ -199,7 +199,7 @@ def import_shop(
     meta = _read_meta(out)
     _check_salt(meta, salt)
     inputs = [Path(p) for p in [*orders, *(members or []), *(products or []), *(touches or []), *(events or [])]]
-    stamp = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp(max(p.stat().st_mtime for p in inputs), unit="s").tz_localize("UTC").tz_convert(_tz(spec)).tz_localize(None).floor("s")
+    stamp = pd.Timestamp(as_of) if as_of is not None else _newest_file_time(inputs, _tz(spec))
     stage = temp_path(out / "import", "staging")
     (stage / "quarantine").mkdir(parents=True)
     try:
@@ -241,6 +241,12 @@ def _notes(tables: list[TableQuality], stamp: pd.Timestamp, given: Any) -> list[
         return []
     return [f"最新一笔订单在数据提取时间（取自文件修改时间 {stamp:%Y-%m-%d}）之前 {gap:,} 天。若这是历史数据，请用 --as-of "
             f"指定真实的提取日期（如 {pd.Timestamp(orders.last):%Y-%m-%d} 次日），否则最近购买、流失等指标都会偏大。"]
+
+
+def _newest_file_time(files: list[Path], tz: str) -> pd.Timestamp:
+    """The newest file's modification time in the shop's local time: the default extraction time."""
+    newest = pd.Timestamp(max(p.stat().st_mtime for p in files), unit="s", tz="UTC")
+    return newest.tz_convert(tz).tz_localize(None).floor("s")
 
 
 def _tz(spec: Mapping | None) -> str:

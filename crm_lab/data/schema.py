@@ -260,8 +260,9 @@ def _coerce(df: pd.DataFrame, table: str, tz: str, dayfirst: bool | None = None)
     def flag(bad: pd.Series, col: str, problem: str) -> None:
         nonlocal reason, raw_value
         new = bad & reason.isna()
-        reason = reason.mask(new, f"{col}: {problem}")
-        raw_value = raw_value.mask(new, df[col].astype("str"))
+        if new.any():  # most columns have nothing to flag: no text copy of them
+            reason = reason.mask(new, f"{col}: {problem}")
+            raw_value = raw_value.mask(new, df[col].astype("str"))
 
     for col, kind in schema.items():
         if col not in df:
@@ -473,6 +474,7 @@ def validate(
     as_of_ts = pd.Timestamp(as_of) if as_of is not None else None
     rules = _rules(table, cols, as_of_ts, lf)
     has_reason = "_reason" in cols
+    helpers = [c for c in ("_reason", "_raw") if c in cols]  # _coerce's columns, never in what is returned
     # First matching rule names the row's problem. A flat coalesce keeps the expression linear
     # in the number of rules (nesting when/otherwise on the running result doubles it per rule).
     candidates = [nw.col("_reason")] if has_reason else []
@@ -484,7 +486,7 @@ def validate(
     counts = engine.collect(flagged.group_by("_reason").agg(nw.len().alias("n")))
     counts = counts.sort_values("_reason").reset_index(drop=True)
     if counts.empty:
-        return frame if not has_reason else engine.to_native(lf.drop(*[c for c in ("_reason", "_raw") if c in cols]))
+        return frame if not has_reason else engine.to_native(lf.drop(*helpers))
     summary = "; ".join(f"{r} ({n})" for r, n in zip(counts["_reason"], counts["n"]))
     if errors == "raise":
         first = str(counts["_reason"].iloc[0])
@@ -507,5 +509,5 @@ def validate(
     message = f"{table}: {n_bad} row(s) quarantined to {target} ({summary})"
     log.warning(message)
     warnings.warn(message, stacklevel=2)
-    good = checked.filter(nw.col("_reason").is_null()).drop(*[c for c in ("_reason", "_raw") if c in cols + ["_reason"]])
+    good = checked.filter(nw.col("_reason").is_null()).drop("_reason", *[c for c in helpers if c != "_reason"])
     return engine.to_native(good)

@@ -57,7 +57,7 @@ def _has_values(frame: Any, column: str) -> bool:
     lazy = engine.lazy(frame)
     if column not in lazy.collect_schema().names():
         return False
-    found = engine.collect(lazy.select(nw.col(column).is_null().__invert__().sum().alias("n")))
+    found = engine.collect(lazy.select((~nw.col(column).is_null()).sum().alias("n")))
     return int(found["n"].iloc[0]) > 0
 
 
