@@ -56,7 +56,8 @@ def _coerce_duckdb(rel: Any, table: str, tz: str = TIMEZONE) -> Any:
         selects.append(f"TRY_CAST({quoted} AS {want[kind]}) AS {quoted}")
         reasons.append(f"WHEN {quoted} IS NOT NULL AND TRY_CAST({quoted} AS {want[kind]}) IS NULL THEN 'unparseable {col}'")
     if not reasons:
-        return rel.select(", ".join(selects)) if any(" AS " in x for x in selects) else rel
+        untouched = ['"' + c.replace('"', '""') + '"' for c in rel.columns]
+        return rel if selects == untouched else rel.select(", ".join(selects))
     reason = "CASE " + " ".join(reasons) + " END AS _reason"
     return rel.select(", ".join(selects + [reason]))
 
@@ -166,7 +167,7 @@ def read_shop(folder: str | os.PathLike[str], *, as_of: Any = None, validated: b
     if as_of_ts is not None and extracted is not None and as_of_ts.normalize() > extracted.normalize():
         raise ValueError(f"{path}: as_of {as_of_ts:%Y-%m-%d} is after the data's extraction at {extracted} (shop.json): "
                          f"nothing after it is known, and audiences would come out empty. Fix: an as_of up to {extracted:%Y-%m-%d}")
-    if validated and not _marked_valid(path, meta, tables):
+    if validated and not _marked_valid(path, meta):
         # Rows after the extraction are errors; rows after an earlier as_of (a backfill, a
         # backtest) are data the analyses leave out, not bad data.
         check = max(as_of_ts, extracted) if as_of_ts is not None and extracted is not None else as_of_ts
@@ -219,7 +220,7 @@ def mark_validated(folder: str | os.PathLike[str], as_of: Any) -> Path:
     return atomic_text(Path(folder) / VALIDATED_MARKER, json.dumps(marker))
 
 
-def _marked_valid(path: Path, meta: dict[str, Any], tables: dict[str, Any]) -> bool:
+def _marked_valid(path: Path, meta: dict[str, Any]) -> bool:
     """Whether a validation marker vouches for these very table files and this extraction time."""
     import json
 
