@@ -470,7 +470,7 @@ def plot_partners(related: pd.DataFrame, ax: Any = None, label: str = "partner_n
     col = label if label in related else "partner"
     data = related.assign(搭配商品=related[col].astype("str"), 提升度=related["lift"])
     if ax is None:
-        _, ax = plt.subplots(figsize=(7, 1.2 + 0.45 * max(len(data), 1)))
+        _, ax = plt.subplots(figsize=(5, 1.2 + 0.45 * max(len(data), 1)))
     return plots.bar(data, x="提升度", y="搭配商品", ax=ax, title=f"{related['product'].iloc[0] if len(related) else ''} 关联商品（提升度）",
                      xlabel="lift", ylabel="")
 
@@ -489,7 +489,7 @@ def plot_pairs(pairs: pd.DataFrame, top: int = 15, ax: Any = None) -> Any:
     for a, c, lift in strongest[["item_a", "item_b", "lift"]].itertuples(index=False):
         grid.loc[a, c] = grid.loc[c, a] = lift
     if ax is None:
-        _, ax = plt.subplots(figsize=(7, 6))
+        _, ax = plt.subplots(figsize=(5, 4.6))
     sns.heatmap(grid, ax=ax, cmap="rocket_r", annot=len(items) <= 12, fmt=".1f", cbar_kws={"label": "lift"})
     ax.set_title("最强关联商品对（提升度）")
     return ax

@@ -1,5 +1,6 @@
-"""A campaign's numbers: response to its touches (:mod:`crm_lab.response`) and its planning
-(:mod:`crm_lab.planning`: the gap to target, the two waves), under one name.
+"""A campaign's numbers: response to its touches (:mod:`crm_lab.response`), its planning
+(:mod:`crm_lab.planning`: the gap to target, the two waves) and its plan as one object
+(:mod:`crm_lab.campaign_plan`: planned vs selected vs sent), under one name.
 
 Examples
 --------
@@ -10,6 +11,7 @@ True
 
 from __future__ import annotations
 
+from crm_lab.campaign_plan import CampaignPlan, CampaignStatus, Wave, plan_gap, plan_waves, reconcile, select_waves
 from crm_lab.planning import GapResult, WavePlan, gap, wave_plan
 from crm_lab.response import (
            influencer_genre,
@@ -21,4 +23,5 @@ from crm_lab.response import (
 )
 
 __all__ = ["response", "window_label", "payment_reminder_response", "influencer_genre", "responder_products",
-           "touch_features", "gap", "GapResult", "wave_plan", "WavePlan"]
+           "touch_features", "gap", "GapResult", "wave_plan", "WavePlan", "CampaignPlan", "Wave", "CampaignStatus", "select_waves",
+           "reconcile", "plan_gap", "plan_waves"]

@@ -407,7 +407,7 @@ def plot_repurchase(table: pd.DataFrame, *, top: int = 12, ax: Any = None, days:
     plots.ensure_cjk()
     data = table.dropna(subset=["repurchase_rate"]).head(top).iloc[::-1]
     if ax is None:
-        _, ax = plt.subplots(figsize=(7, max(3, 0.35 * len(data) + 1)))
+        _, ax = plt.subplots(figsize=(5, max(3, 0.4 * len(data) + 1)))
     colors = [plots.GROUP_COLORS["control"] if name == OWN_SALES else plots.ACCENT for name in data["influencer_name"]]
     err = np.vstack([data["repurchase_rate"] - data["ci_low"], data["ci_high"] - data["repurchase_rate"]]).clip(min=0)
     ax.barh(data["influencer_name"].astype(str), data["repurchase_rate"], xerr=err, color=colors, ecolor="#555", capsize=3)

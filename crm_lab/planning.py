@@ -85,6 +85,7 @@ class GapResult(Result):
     touch_uplift: float = 0.03
     wave2_share: pd.DataFrame = None
     today: pd.DataFrame = None
+    send_on: tuple[pd.Timestamp, ...] | None = None
 
     def to_frame(self) -> pd.DataFrame:
         """The forecast and the gap per RF cell (:attr:`cells`)."""
@@ -136,11 +137,13 @@ class GapResult(Result):
             # The first touch moves touch_uplift of wave 1 to buying before wave 2 is selected.
             n2, basis = max(n1 * share2 - n1 * self.touch_uplift, 0.0), "forecast"
         untouched2 = n2 * response2
+        send1, send2 = self.send_on if self.send_on and len(self.send_on) == 2 else (
+            (self.send_on or (self.event_start - pd.Timedelta(days=1),))[0], self.wave2_at.normalize() + pd.Timedelta(days=1))
         rows = [
-            {"wave": "wave1", "select_as_of": self.wave1.as_of.normalize(), "send_on": self.event_start - pd.Timedelta(days=1),
+            {"wave": "wave1", "select_as_of": self.wave1.as_of.normalize(), "send_on": send1,
              "customers": float(n1), "basis": "actual", "expected_buyers_untouched": untouched1,
              "expected_extra_buyers": n1 * self.touch_uplift, "expected_extra_net": n1 * self.touch_uplift * per_buyer},
-            {"wave": "wave2", "select_as_of": self.wave2_at.normalize(), "send_on": self.wave2_at.normalize() + pd.Timedelta(days=1),
+            {"wave": "wave2", "select_as_of": self.wave2_at.normalize(), "send_on": send2,
              "customers": n2, "basis": basis, "expected_buyers_untouched": untouched2,
              "expected_extra_buyers": n2 * self.touch_uplift, "expected_extra_net": n2 * self.touch_uplift * per_buyer},
         ]
@@ -175,6 +178,8 @@ def gap(
     calendar: dict[str, tuple[Any, Any]] | None = None,
     exclude_recent_buyers: str = "14D",
     wave2_at: Any = None,
+    wave1: Audience | None = None,
+    send_on: tuple[Any, ...] | None = None,
 ) -> GapResult:
     """Forecast what returning customers bring to an event from comparable past events; the gap to target.
 
@@ -198,6 +203,11 @@ def gap(
     wave2_at : date-like, optional
         The day wave 2 is selected (sent the next day); default 3 days before the event's last
         day. See :meth:`GapResult.touch_plan`.
+    wave1 : Audience, optional
+        The first wave as a campaign plan selects it (:func:`crm_lab.campaign.select_waves`);
+        default: the cells that must add buyers, without recent buyers.
+    send_on : tuple of dates, optional
+        The days waves 1 and 2 are sent (default: the day before the event, the day after ``wave2_at``).
 
     Examples
     --------
@@ -239,11 +249,13 @@ def gap(
     notes += _allocate_gap(now, remaining, touch_uplift)
     targets = now.index[now["extra_buyers"] > 0]
     ids = today[pd.MultiIndex.from_frame(today[["r_score", "f_score"]]).isin(targets)].index
-    wave1 = Audience.from_ids(shop, ids, start - pd.Timedelta(days=1), f"{name}_wave1", "需补足 Gap 的 RF 格的老客",
-                              "returning customers of the RF cells that must add buyers").not_bought(within=exclude_recent_buyers)
+    if wave1 is None:
+        wave1 = Audience.from_ids(shop, ids, start - pd.Timedelta(days=1), f"{name}_wave1", "需补足 Gap 的 RF 格的老客",
+                                  "returning customers of the RF cells that must add buyers").not_bought(within=exclude_recent_buyers)
     return GapResult(now, forecast, new_amount, float(target_net_amount), remaining, baseline_table, wave1, notes,
                      event_start=start, event_end=end - pd.Timedelta(days=1), wave2_at=wave2_day, touch_uplift=touch_uplift,
-                     wave2_share=wave2_share, today=today[["r_score", "f_score"]])
+                     wave2_share=wave2_share, today=today[["r_score", "f_score"]],
+                     send_on=tuple(pd.Timestamp(d).normalize() for d in send_on) if send_on else None)
 
 
 def _cells_before(shop: Shop, day: pd.Timestamp) -> pd.DataFrame:
@@ -349,6 +361,7 @@ class WavePlan(Result):
     wave2_at: pd.Timestamp | None
     outcomes: dict[str, pd.DataFrame]
     wave1_grid: pd.DataFrame
+    send_on: tuple[pd.Timestamp, ...] | None = None
 
     def plot(self, ax: Any = None) -> Any:
         """Wave 1's customers per RF cell before the event; returns the Axes."""
@@ -360,11 +373,13 @@ class WavePlan(Result):
         The window is the days whose purchases count for the wave (NaT while it has not begun).
         """
         rows = []
-        for wave, aud in self.recipe.audiences.items():
+        for i, (wave, aud) in enumerate(self.recipe.audiences.items()):
             out = self.outcomes.get(wave)
             start = out.start if out is not None else None
+            send_on = (self.send_on[i] if self.send_on and i < len(self.send_on) else
+                       aud.as_of.normalize() + pd.Timedelta(days=0 if wave == "wave1" else 1))
             rows.append({
-                "wave": wave, "select_as_of": aud.as_of.normalize(), "send_on": aud.as_of.normalize() + pd.Timedelta(days=0 if wave == "wave1" else 1),
+                "wave": wave, "select_as_of": aud.as_of.normalize(), "send_on": send_on,
                 "customers": int(self.recipe.explanation.set_index("wave").loc[wave, "customers"]),
                 "window_start": start if out is not None else pd.NaT,
                 "window_end": out.end - pd.Timedelta(days=1) if out is not None else pd.NaT,
@@ -376,7 +391,7 @@ class WavePlan(Result):
 
 
 def wave_plan(shop: Shop, event: Any, wave2_at: Any = None, calendar: dict[str, tuple[Any, Any]] | None = None,
-              **waves: Any) -> WavePlan:
+              send_on: tuple[Any, ...] | None = None, **waves: Any) -> WavePlan:
     """大促两波: select both waves of a promotion (:func:`crm_lab.recipes.promotion_waves`) and read what they did.
 
     Parameters
@@ -384,6 +399,9 @@ def wave_plan(shop: Shop, event: Any, wave2_at: Any = None, calendar: dict[str, 
     event : (start, end) dates, end inclusive, or a name in ``calendar``
     wave2_at : date-like, optional
         Default: 3 days before the event's last day, if the data reaches it (else wave 1 only).
+    send_on : tuple of dates, optional
+        The days the waves are sent (a campaign plan's ``send_at``); default the selection day
+        for wave 1 and the day after for wave 2.
     **waves
         Passed to :func:`crm_lab.recipes.promotion_waves` (``r_min, f_min, m_min,
         exclude_recent_buyers, wave1``).
@@ -410,4 +428,5 @@ def wave_plan(shop: Shop, event: Any, wave2_at: Any = None, calendar: dict[str, 
     ids = recipe.audiences["wave1"].customer_ids()
     scored = rfm.score(summary.customer_summary(shop, as_of=start - pd.Timedelta(days=1)))
     wave1_grid = rfm.grid(scored[scored.index.isin(ids)])
-    return WavePlan(recipe, start, end - pd.Timedelta(days=1), pd.Timestamp(wave2_at) if wave2_at is not None else None, outcomes, wave1_grid)
+    return WavePlan(recipe, start, end - pd.Timedelta(days=1), pd.Timestamp(wave2_at) if wave2_at is not None else None, outcomes, wave1_grid,
+                    tuple(pd.Timestamp(d).normalize() for d in send_on) if send_on else None)

@@ -84,6 +84,28 @@ def ensure_cjk() -> str | None:
     return font
 
 
+#: Width (inches) of crm_lab's figures and the smallest text on them (points): on a 390 px phone
+#: the figure is shown about PHONE_IMAGE_PX wide, so text is MIN_FONT_PT * 362 / (72 * 5) = 11 px.
+PHONE_FIGURE_WIDTH = 5.0
+MIN_FONT_PT = 11.0
+PHONE_IMAGE_PX = 362
+
+
+def phone_text_px(fig: Any, image_px: float = PHONE_IMAGE_PX) -> float:
+    """The size in CSS pixels of the smallest visible text of ``fig`` once shown ``image_px`` wide.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots(figsize=(5, 3)); _ = ax.set_title("x", fontsize=11)
+    >>> round(phone_text_px(fig), 1)
+    11.1
+    """
+    sizes = [t.get_fontsize() for t in fig.findobj(lambda a: hasattr(a, "get_text") and hasattr(a, "get_fontsize"))
+             if t.get_visible() and str(t.get_text()).strip()]
+    return float(min(sizes) * image_px / (72 * fig.get_figwidth())) if sizes else float("inf")
+
+
 def set_theme(context: str = "notebook") -> str | None:
     """Apply crm_lab's style (seaborn whitegrid, house palette, CJK font); return the font used.
 
@@ -103,9 +125,19 @@ def set_theme(context: str = "notebook") -> str | None:
             "axes.unicode_minus": False,
             "axes.spines.top": False,
             "axes.spines.right": False,
-            "figure.dpi": 110,
-            "savefig.dpi": 110,
-            "figure.figsize": (8, 4.2),
+            # Drawn for a phone: a figure PHONE_FIGURE_WIDTH inches wide shows at about 360 px on a
+            # 390 px screen, where the smallest text (MIN_FONT_PT) is still >= 11 px; dpi 150 keeps
+            # it sharp on a laptop.
+            "figure.dpi": 150,
+            "savefig.dpi": 150,
+            "figure.figsize": (PHONE_FIGURE_WIDTH, 3.4),
+            "font.size": MIN_FONT_PT + 1,
+            "axes.titlesize": MIN_FONT_PT + 1,
+            "axes.labelsize": MIN_FONT_PT,
+            "xtick.labelsize": MIN_FONT_PT,
+            "ytick.labelsize": MIN_FONT_PT,
+            "legend.fontsize": MIN_FONT_PT,
+            "legend.title_fontsize": MIN_FONT_PT,
         }
     )
     if font is None and not _WARNED:

@@ -46,6 +46,7 @@ __all__ = [
     "recipe_sizes",
     "new_product_launch",
     "promotion_waves",
+    "rf_core",
     "sample_to_full_size",
     "influencer_new_customers",
     "new_member_first_purchase",
@@ -234,6 +235,28 @@ def high_potential(shop: Shop, *, live_view_within: Any = "30D", add_to_cart_wit
 
 
 @share_docs
+def rf_core(shop: Shop, as_of: Any, r_min: int = 3, f_min: int = 2, m_min: int | None = None, exclude_new: bool = True) -> Audience:
+    """RF 核心格: customers scored as of ``as_of`` with r_score >= ``r_min`` and f_score >= ``f_min``
+    (and m_score >= ``m_min``); ``exclude_new`` leaves out one-time buyers.
+
+    Examples
+    --------
+    >>> import crm_lab as cl
+    >>> core = cl.recipes.rf_core(cl.datasets.make_shop(2_000, seed=1), "2025-10-19")
+    >>> core.size() > 0
+    True
+    """
+    scored = rfm.score(summary.customer_summary(shop, as_of=as_of))
+    keep = (scored["r_score"] >= r_min) & (scored["f_score"] >= f_min)
+    if m_min is not None:
+        keep &= scored["m_score"] >= m_min
+    core = scored.index[keep]
+    if exclude_new:
+        core = core[scored.loc[core, "frequency"] >= 1]
+    return Audience.from_ids(shop, core, pd.Timestamp(as_of), "wave1", f"RF 核心格 (R>={r_min}, F>={f_min})",
+                             f"RF core cells (R>={r_min}, F>={f_min})")
+
+
 def promotion_waves(shop: Shop, event_start: Any, wave2_at: Any = None, r_min: int = 3, f_min: int = 2,
                     m_min: int | None = None, exclude_new: bool = True, exclude_recent_buyers: Any = "14D",
                     wave1: Audience | None = None) -> Recipe:
@@ -267,15 +290,7 @@ def promotion_waves(shop: Shop, event_start: Any, wave2_at: Any = None, r_min: i
                          "Fix: run wave 2 once the orders up to that day are loaded; before that, "
                          "crm_lab.campaign.GapResult.touch_plan forecasts its size.")
     if wave1 is None:
-        scored = rfm.score(summary.customer_summary(shop, as_of=before))
-        keep = (scored["r_score"] >= r_min) & (scored["f_score"] >= f_min)
-        if m_min is not None:
-            keep &= scored["m_score"] >= m_min
-        core = scored.index[keep]
-        if exclude_new:
-            core = core[scored.loc[core, "frequency"] >= 1]
-        wave1 = Audience.from_ids(shop, core, before, "wave1", f"大促前 RF 核心格 (R>={r_min}, F>={f_min})",
-                                  f"RF core cells before the event (R>={r_min}, F>={f_min})")
+        wave1 = rf_core(shop, before, r_min=r_min, f_min=f_min, m_min=m_min, exclude_new=exclude_new)
         if exclude_recent_buyers is not None:
             wave1 = wave1.not_bought(within=exclude_recent_buyers)
     wave1_ids = wave1.customer_ids()

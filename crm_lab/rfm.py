@@ -267,7 +267,7 @@ def plot_grid(structure: pd.DataFrame, metric: str = "customers", ax: Any = None
     rows, cols = structure.columns[:2]
     table = structure.pivot(index=rows, columns=cols, values=metric).sort_index(ascending=False)
     if ax is None:
-        _, ax = plt.subplots(figsize=(6, 4.5))
+        _, ax = plt.subplots(figsize=(5, 4.2))
     fmt = ".0%" if "share" in metric else ",.0f"
     label = LABELS_ZH.get(metric, metric)
     sns.heatmap(table, ax=ax, annot=True, fmt=fmt, cmap="rocket_r", cbar_kws={"label": label})

@@ -634,7 +634,7 @@ def simulate(n_customers: int, start: str, end: str, seed: int, config: ShopConf
     truth = _truth(w)
     return Shop(
         orders=w.orders, members=w.members, products=_products_table(w), touches=_touches_table(w), events=w.events,
-        unpaid_orders=w.unpaid_orders, truth=truth, as_of=t_end, name="sample_shop",
+        unpaid_orders=w.unpaid_orders, truth=truth, as_of=t_end, name="示例店铺",
         # The shop's own promotion calendar (event -> first and last day), as a real shop knows it.
         calendar={row.event: (f"{row.start:%Y-%m-%d}", f"{row.end - pd.Timedelta(days=1):%Y-%m-%d}")
                   for row in truth["promotions"].itertuples()},

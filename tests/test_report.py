@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -38,7 +39,9 @@ def test_overview_report_is_published_without_code(overview_run, shop_dir):
     out, records = overview_run
     assert [r["status"] for r in records] == ["ok"]
     page = (out / "test_overview" / "shop_overview.html").read_text(encoding="utf-8")
-    assert "<title>测试店铺概览</title>" in page and "<h1>测试店铺概览</h1>" in page
+    title = re.search(r"<title>(店铺概览 · 测试店铺概览 · 数据截至 \d{4}-\d\d-\d\d · 示例店铺)</title>", page)
+    assert title and f"<h1>{title[1]}</h1>" in page  # <报告> · <活动或周期> · <数据截至> · <店铺>
+    assert "口径：有效金额 = 实付 - 退款" in page and "技术附录：运行参数" in page  # footer: definitions, parameters collapsed
     assert 'src="http' not in page and not re.search(r"<script[^>]+src=", page)
     for code in ("import crm_lab", "cl.summary.shop_overview", "cl.report.kpi_cards", "jp-InputArea"):
         assert code not in page, code
@@ -231,7 +234,10 @@ def _expected_values(notebook: str, shop) -> list[str]:
 def test_every_template_runs_and_shows_crm_lab_numbers_without_code(suite, notebook):
     folder, shop = suite
     page = (folder / f"{notebook}.html").read_text(encoding="utf-8")
-    assert "<title>测试报告</title>" in page and "核心结论" in page and "crm-kpi" in page
+    from crm_lab.report.labels import REPORT_NAMES
+
+    assert f"<title>{REPORT_NAMES[notebook]} · 测试报告 · 数据截至" in page and "核心结论" in page and "crm-kpi" in page
+    assert "crm-badge" in page and "<b>建议</b>" in page  # the top box decides
     for code in ("import crm_lab", "cl.report", "jp-InputArea"):
         assert code not in page, code
     assert not re.search(r"<script[^>]+src=", page) and not PHONE.search(_visible_text(page))
@@ -351,3 +357,115 @@ def test_report_renders_in_headless_chromium_with_chinese_glyphs(overview_run, t
         _screenshot(page, tmp_path / f"{ord(char)}.png", size="200,200")
         shots.append(np.asarray(Image.open(tmp_path / f"{ord(char)}.png").convert("L")))
     assert all((s < 128).sum() > 200 for s in shots) and (shots[0] != shots[1]).mean() > 0.02
+
+
+# ---- one truth per campaign -------------------------------------------------------------------
+
+#: Facts that are words (title, verdict), not numbers to compare across pages.
+_WORDS = {"title", "conclusion", "status", "advice", "as_of", "shop", "period"}
+
+
+@pytest.fixture(scope="module")
+def d11_run(tmp_path_factory, shop_dir):
+    """The demo 双11 campaign (params/demo_d11_2025.yaml, one plan for every page) on the small shop."""
+    out = tmp_path_factory.mktemp("d11")
+    records = cl.report.run_params(ROOT / "params" / "demo_d11_2025.yaml", out=out, data=shop_dir, parallel=2)
+    return out / "d11_2025", records
+
+
+def _shown(key: str, value) -> str:
+    """How a page prints a stated number."""
+    if key.endswith("_difference"):
+        return cl.report.fmt_pp(value)
+    if key in ("target", "forecast", "actual", "gap") or key.endswith(("_incremental_value",)) or key.startswith("clv_total"):
+        return cl.report.fmt_yuan(value)
+    return f"{value:,.0f}"
+
+
+@pytest.mark.slow
+def test_demo_campaign_numbers_agree_across_its_pages(d11_run):
+    folder, records = d11_run
+    assert [r["status"] for r in records] == ["ok"] * 5
+    pages: dict[str, dict[str, float]] = {}
+    for r in records:
+        for key, value in r["facts"].items():
+            if key not in _WORDS:
+                pages.setdefault(key, {})[r["name"]] = value
+    shared = {k: v for k, v in pages.items() if len(v) > 1}
+    # The numbers the issue found contradicting each other are each on two or three pages now.
+    assert {"target", "forecast", "wave1_planned", "wave1_selected", "wave2_selected", "wave1_sent", "wave1_treated",
+            "wave1_incremental_value", "wave1_difference"} <= set(shared), sorted(shared)
+    for key, by_page in shared.items():
+        values = list(by_page.values())
+        assert np.allclose(values, values[0], rtol=1e-12), (key, by_page)
+    # ... and each page prints what it states.
+    for r in records:
+        text = _visible_text((folder / r["report"]).read_text(encoding="utf-8"))
+        for key, value in r["facts"].items():
+            if key not in _WORDS:
+                assert _shown(key, value) in text, (r["name"], key, _shown(key, value))
+    # One title per page, and the index lists them under the campaign with their badge and conclusion.
+    titles = [r["title"] for r in records]
+    assert len(set(titles)) == 5 and all("双11 2025 · 数据截至" in t for t in titles)
+    index = (folder.parent / "index.html").read_text(encoding="utf-8")
+    assert "<th>一句话结论</th>" in index and "<h2>双11 2025</h2>" in index
+    assert records[0]["facts"]["status"] in index
+
+
+# ---- every page on a phone and a laptop, in a real browser -------------------------------------
+
+def _pages(*folders: Path) -> list[Path]:
+    found = []
+    for folder in folders:
+        found += sorted(folder.glob("*/*.html")) + sorted(folder.glob("index.html"))
+    return found
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_every_page_fits_a_phone_and_has_its_own_title(suite, d11_run, overview_run, tmp_path_factory):
+    """Every page at 390 px (a mobile viewport) and 1280 px in Chromium: no sideways scroll, figures
+    no wider than the screen, its own title; a PNG of each at both widths for a person to look at."""
+    from playwright.sync_api import sync_playwright
+
+    pages = _pages(suite[0].parent, d11_run[0].parent, overview_run[0])
+    assert len(pages) >= 17
+    shots = tmp_path_factory.getbasetemp() / "screenshots"
+    shots.mkdir(exist_ok=True)
+    titles = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+        for width, mobile in ((390, True), (1280, False)):
+            context = browser.new_context(viewport={"width": width, "height": 844}, device_scale_factor=2 if mobile else 1,
+                                          is_mobile=mobile, has_touch=mobile)
+            tab = context.new_page()
+            for page in pages:
+                tab.goto(page.resolve().as_uri())
+                scroll = tab.evaluate("document.documentElement.scrollWidth")
+                assert scroll <= width, f"{page.parent.name}/{page.name} is {scroll}px wide at {width}px"
+                widest = tab.evaluate("Math.max(0, ...Array.from(document.images).map(i => i.getBoundingClientRect().right))")
+                assert widest <= width, f"{page.name}: a figure reaches {widest}px at {width}px"
+                assert tab.evaluate("!!document.querySelector('meta[name=viewport]')"), page.name
+                titles[f"{page.parent.name}/{page.name}"] = tab.title()
+                tab.screenshot(path=str(shots / f"{page.parent.name}_{page.stem}_{width}.png"), full_page=True)
+            context.close()
+        browser.close()
+    reports = {k: t for k, t in titles.items() if not k.endswith("index.html")}
+    assert len(set(reports.values())) == len(reports), reports
+    assert len(list(shots.glob("*.png"))) == 2 * len(pages)
+
+
+def test_figures_are_drawn_for_a_phone(small_shop):
+    """Text on every kind of figure a report draws is at least 11 px when the figure is shown 362 px wide."""
+    import matplotlib.pyplot as plt
+
+    cl.plots.set_theme()
+    ov = cl.summary.shop_overview(small_shop)
+    g = cl.campaign.gap(small_shop, ("2025-10-20", "2025-11-11"), 300_000, [("2024-10-20", "2024-11-11")])
+    resp = cl.campaign.response(small_shop, "d11_2025_wave1")
+    r = cl.uplift.test(resp, outcome="responded_7d", planned={"control": 0.2, "treatment": 0.8})
+    drawn = [ov.plot_months(), g.plot(), r.plot(), cl.rfm.plot_grid(cl.rfm.grid(cl.rfm.score(ov.customers)), metric="customers")]
+    for ax in drawn:
+        fig = ax[0].figure if isinstance(ax, (list, tuple, np.ndarray)) else ax.figure
+        assert cl.plots.phone_text_px(fig) >= 11, (fig.axes[0].get_title(), cl.plots.phone_text_px(fig))
+    plt.close("all")

@@ -6,7 +6,8 @@
 * :mod:`~crm_lab.report.runner` — :func:`run_params` / :func:`run_notebook`: papermill runs with a
   time limit, staged exports, atomic publishing.
 * :mod:`~crm_lab.report.page` — an executed notebook as a page without code or hidden markup.
-* :mod:`~crm_lab.report.verdicts` — the words on top: verdicts and KPI cards from an analysis' result.
+* :mod:`~crm_lab.report.verdicts` — the words on top: verdicts, decisions and KPI cards from an analysis' result.
+* :mod:`~crm_lab.report.campaign_page` — the campaign overview: planned vs selected vs sent, named alike on every page.
 * :mod:`~crm_lab.report.labels` — the one registry of labels readers see for codes.
 * :mod:`~crm_lab.report.index` — ``index.html`` rebuilt from every manifest under a lock.
 
@@ -16,8 +17,18 @@ Examples
 >>> cl.report.run_params("params/demo_overview.yaml")  # doctest: +SKIP
 """
 
+from crm_lab.report.campaign_page import (
+    campaign_cards,
+    campaign_facts,
+    campaign_notes,
+    campaign_waves_table,
+    plan_table,
+)
 from crm_lab.report.display import (
+    appendix,
     as_table,
+    facts,
+    report_title,
     fmt_pct,
     fmt_pp,
     fmt_yuan,
@@ -37,6 +48,13 @@ from crm_lab.report.params import (
 )
 from crm_lab.report.runner import DEFAULT_TIMEOUT, ReportError, run_notebook, run_params
 from crm_lab.report.verdicts import (
+    audience_decision,
+    campaign_decision,
+    clv_decision,
+    gap_decision,
+    overview_decision,
+    response_decision,
+    waves_decision,
     clv_cards,
     clv_notes,
     clv_verdict,
@@ -77,4 +95,19 @@ __all__ = [
     "wave_plan_verdict",
     "wave_plan_cards",
     "window_text",
+    "facts",
+    "appendix",
+    "report_title",
+    "audience_decision",
+    "campaign_decision",
+    "clv_decision",
+    "gap_decision",
+    "overview_decision",
+    "response_decision",
+    "waves_decision",
+    "campaign_cards",
+    "campaign_facts",
+    "campaign_notes",
+    "campaign_waves_table",
+    "plan_table",
 ]

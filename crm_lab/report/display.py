@@ -22,17 +22,29 @@ import pandas as pd
 
 from crm_lab import currency
 
-__all__ = ["header", "verdict", "kpi_cards", "table", "as_table", "note", "fmt_yuan", "fmt_pct", "fmt_pp"]
+__all__ = ["header", "verdict", "kpi_cards", "table", "as_table", "note", "facts", "report_title", "fmt_yuan", "fmt_pct",
+           "fmt_pp", "FACTS_MIME", "appendix"]
+
+#: The mimetype of the facts a page states (title, conclusion, key numbers): kept out of the page,
+#: read by the runner into the manifest and the index (:func:`facts`).
+FACTS_MIME = "application/vnd.crm-lab.facts+json"
 
 
 class _HTML:
-    """Minimal rich-display object (IPython renders ``_repr_html_``)."""
+    """Minimal rich-display object (IPython renders ``_repr_html_``), with the facts it states."""
 
-    def __init__(self, markup: str):
+    def __init__(self, markup: str, stated: dict[str, Any] | None = None):
         self.markup = markup
+        self.stated = stated or {}
 
     def _repr_html_(self) -> str:
         return self.markup
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        bundle: dict[str, Any] = {"text/html": self.markup}
+        if self.stated:
+            bundle[FACTS_MIME] = self.stated
+        return bundle
 
     def __str__(self) -> str:
         return re.sub(r"<[^>]+>", "", self.markup)
@@ -81,31 +93,113 @@ def fmt_pp(value: float, decimals: int = 1) -> str:
     return f"{value * 100:+.{decimals}f} 个百分点"
 
 
-def header(title: str, **meta: Any) -> _HTML:
-    """Report title and a provenance line (``Campaign x · Window a → b · Generated t``).
+def facts(**stated: Any) -> _HTML:
+    """State a page's key numbers by name, for the manifest (not shown on the page).
+
+    A campaign's pages state the same quantity under the same name (``wave1_selected``,
+    ``target``, ...), so a test, or a reader of the manifests, can check that every page of the
+    campaign says the same; values are plain numbers or text.
 
     Examples
     --------
-    >>> from crm_lab.report import header
-    >>> "店铺概览" in header("店铺概览", as_of="2025-11-30")._repr_html_()
+    >>> from crm_lab.report import facts
+    >>> facts(wave1_selected=4438)._repr_mimebundle_()["application/vnd.crm-lab.facts+json"]
+    {'wave1_selected': 4438}
+    """
+    plain = {k: (v.item() if hasattr(v, "item") else v) for k, v in stated.items()}
+    return _HTML("", plain)
+
+
+def report_title(report: str, period: str | None, as_of: Any, shop: str | None) -> str:
+    """``<报告> · <活动或周期> · 数据截至 <日期> · <店铺>``: a title that says which page this is.
+
+    ``report`` is a template name (its Chinese name from :data:`crm_lab.report.labels.REPORT_NAMES`)
+    or a name already in words.
+
+    Examples
+    --------
+    >>> from crm_lab.report import report_title
+    >>> report_title("campaign_gap", "双11 2025", "2025-11-30", "示例店铺")
+    '大促 Gap 分析 · 双11 2025 · 数据截至 2025-11-30 · 示例店铺'
+    """
+    from crm_lab.report.labels import REPORT_NAMES
+
+    parts = [REPORT_NAMES.get(report, report), period, f"数据截至 {pd.Timestamp(as_of):%Y-%m-%d}" if as_of is not None else None, shop]
+    return " · ".join(str(p) for p in parts if p)
+
+
+def header(report: str, shop: Any = None, *, period: str | None = None, **meta: Any) -> _HTML:
+    """The page's title (:func:`report_title`) and a provenance line in words.
+
+    Parameters
+    ----------
+    report : str
+        Template name (``"campaign_gap"``) or the report's name in words.
+    shop : Shop, optional
+        Gives the shop's name and the data's end (``as_of``).
+    period : str, optional
+        The campaign or period the page is about (the params file's ``title``).
+    **meta
+        More provenance (``event=``, ``baselines=``, ``data=`` ...), labelled in Chinese by
+        :data:`crm_lab.report.labels.META_ZH`.
+
+    Examples
+    --------
+    >>> import crm_lab as cl
+    >>> shop = cl.datasets.make_shop(300, seed=1)
+    >>> "<h1>店铺概览 · 近12个月 · 数据截至 2025-11-30 · 示例店铺</h1>" in cl.report.header("shop_overview", shop, period="近12个月")._repr_html_()
     True
     """
-    parts = [f"<b>{html.escape(k.replace('_', ' ').title())}</b> {html.escape(str(v))}" for k, v in meta.items() if v is not None]
-    parts.append(f"<b>Generated</b> {dt.datetime.now():%Y-%m-%d %H:%M}")
-    return _HTML(f'<h1>{html.escape(title)}</h1><div class="crm-meta">{" · ".join(parts)}</div>')
+    from crm_lab.report.labels import META_ZH
+
+    as_of = getattr(shop, "as_of", None)
+    name = getattr(shop, "name", None)
+    title = report_title(report, period, as_of, name)
+    parts = [f"<b>{html.escape(META_ZH.get(k, k))}</b> {html.escape(str(v))}" for k, v in meta.items() if v is not None]
+    parts.append(f"<b>生成于</b> {dt.datetime.now():%Y-%m-%d %H:%M}")
+    stated = {"title": title, "as_of": f"{pd.Timestamp(as_of):%Y-%m-%d}" if as_of is not None else None, "shop": name, "period": period}
+    return _HTML(f'<h1>{html.escape(title)}</h1><div class="crm-meta">{" · ".join(parts)}</div>', stated)
 
 
-def verdict(text: str, heading: str = "核心结论") -> _HTML:
-    """The one-line conclusion under a heading; ``**bold**`` marks the key number.
+#: Status badges and their tone (good / bad / warn / neutral): the verdict's first word.
+BADGES = {"显著": "good", "达标": "good", "预计达标": "good", "可信": "good", "可投放": "good", "增长": "good",
+          "不显著": "neutral", "进行中": "neutral", "中期结果": "neutral", "待圈选": "neutral", "已圈选": "neutral",
+          "有缺口": "warn", "样本不足": "warn", "人群过小": "warn", "数据不足": "warn", "下滑": "warn",
+          "未达标": "bad", "负向显著": "bad", "模型不可信": "bad", "无法补足": "bad"}
+
+
+def _marked(text: str) -> str:
+    return re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(text))
+
+
+def verdict(text: str, heading: str = "核心结论", *, status: str | None = None, advice: str | None = None) -> _HTML:
+    """The top box: a status badge, the conclusion (结论) and what to do (建议); ``**bold**`` marks key numbers.
+
+    Parameters
+    ----------
+    text : str
+        The conclusion, computed from the analysis (:mod:`crm_lab.report.verdicts`).
+    status : str, optional
+        A badge from :data:`BADGES` (显著 / 不显著 / 样本不足, 达标 / 未达标 ...).
+    advice : str, optional
+        The recommendation (建议).
 
     Examples
     --------
     >>> from crm_lab.report import verdict
-    >>> "<b>+5.8%</b>" in verdict("响应率提升 **+5.8%**")._repr_html_()
+    >>> box = verdict("响应率提升 **+5.8%**", status="显著", advice="第二波扩大人群")._repr_html_()
+    >>> "<b>+5.8%</b>" in box and "crm-badge good" in box and "建议" in box
     True
     """
-    body = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(text))
-    return _HTML(f'<h2>{html.escape(heading)}</h2><div class="crm-verdict">{body}</div>')
+    if status is not None and status not in BADGES:
+        raise ValueError(f"verdict: unknown status {status!r}; one of {', '.join(BADGES)}")
+    badge = f'<span class="crm-badge {BADGES[status]}">{html.escape(status)}</span>' if status else ""
+    body = f'<div class="crm-verdict">{badge}<p><b>结论</b> {_marked(text)}</p>'
+    if advice:
+        body += f'<p><b>建议</b> {_marked(advice)}</p>'
+    plain = re.sub(r"\*\*", "", text)
+    stated = {"conclusion": plain, "status": status, "advice": re.sub(r"\*\*", "", advice) if advice else None}
+    return _HTML(f"<h2>{html.escape(heading)}</h2>{body}</div>", stated)
 
 
 def kpi_cards(cards: list[tuple[str, str] | tuple[str, str, str]]) -> _HTML:
@@ -127,8 +221,11 @@ def kpi_cards(cards: list[tuple[str, str] | tuple[str, str, str]]) -> _HTML:
     return _HTML('<div class="crm-kpis">' + "".join(items) + "</div>")
 
 
-def table(df: pd.DataFrame, formats: dict[str, Any] | None = None, index: bool = False, rename: dict[str, str] | None = None) -> _HTML:
+def table(df: pd.DataFrame, formats: dict[str, Any] | None = None, index: bool = False, rename: dict[str, str] | None = None,
+          align: str = "right") -> _HTML:
     """A compact HTML table; ``formats`` maps a column to ``"yuan"``, ``"pct"``, ``"int"`` or a callable.
+
+    ``align="left"`` for tables of words (a plan, a list of settings) rather than numbers.
 
     Examples
     --------
@@ -147,7 +244,8 @@ def table(df: pd.DataFrame, formats: dict[str, Any] | None = None, index: bool =
     if rename:
         shown = shown.rename(columns=rename)
     # In a scroll box with a sticky first column: a wide table scrolls on a phone, the page does not.
-    return _HTML('<div class="crm-scroll">' + shown.to_html(index=index, border=0, classes="crm-table", na_rep="–", escape=True) + "</div>")
+    words = " crm-text" if align == "left" else ""
+    return _HTML(f'<div class="crm-scroll{words}">' + shown.to_html(index=index, border=0, classes="crm-table", na_rep="–", escape=True) + "</div>")
 
 
 def as_table(items: dict[str, Any], columns: tuple[str, str] = ("项目", "数值")) -> pd.DataFrame:
@@ -172,3 +270,19 @@ def note(text: str, heading: str = "注意") -> _HTML:
     True
     """
     return _HTML(f'<div class="crm-note"><b>{html.escape(heading)}</b> {html.escape(text)}</div>')
+
+
+def appendix(title: str, *parts: Any) -> _HTML:
+    """A collapsed 技术附录 (model parameters, diagnostics in the fitters' words): there for whoever
+    checks the model, out of the way of the reader who decides.
+
+    ``parts`` are display objects (:func:`table`, :func:`note`) or text.
+
+    Examples
+    --------
+    >>> from crm_lab.report import appendix, note
+    >>> "<details" in appendix("模型参数", note("converged")).markup
+    True
+    """
+    inner = "".join(p._repr_html_() if hasattr(p, "_repr_html_") else f"<p>{html.escape(str(p))}</p>" for p in parts)
+    return _HTML(f'<details class="crm-appendix"><summary>技术附录：{html.escape(title)}</summary>{inner}</details>')

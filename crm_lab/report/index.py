@@ -1,5 +1,8 @@
 """The reports index: ``<out>/index.html`` rebuilt from every campaign's manifest.
 
+Grouped by campaign, the latest run first; per report its name, campaign, the data's date, its
+status (the page's badge, or failed / refused with the reason) and its one-line conclusion.
+
 Rebuilt whole under a file lock by every run (so two runs finishing together both list each
 other's reports; the last one to take the lock has read every manifest written before it) and
 renamed into place. A manifest that cannot be read is a visible line in the index and a warning
@@ -50,14 +53,36 @@ def read_manifests(out: str | os.PathLike[str]) -> tuple[list[dict[str, Any]], l
     return manifests, problems
 
 
+def _first_sentence(text: Any) -> str:
+    text = str(text or "")
+    cut = min((i for i in (text.find("。"), text.find("；")) if i >= 0), default=-1)
+    return text[: cut + 1] if cut >= 0 else text
+
+
 def _row(manifest: dict[str, Any], record: dict[str, Any]) -> str:
+    """One report: name (linked), campaign, data as of, status (with the reason of a failure), the one-line conclusion."""
+    from crm_lab.report.labels import REPORT_NAMES
+
+    facts = record.get("facts") or {}
     link = f"{manifest['campaign']}/{record.get('report', '')}"
     status = _STATUS.get(record.get("status"), html.escape(str(record.get("status"))))
+    if record.get("status") == "ok" and facts.get("status"):
+        status = html.escape(str(facts["status"]))
     reason = f"<br><small>{html.escape(str(record['error']))[:300]}</small>" if record.get("error") else ""
-    name = html.escape(str(record.get("title") or record.get("name")))
+    name = html.escape(REPORT_NAMES.get(record.get("notebook"), str(record.get("name"))))
     shown = f"<a href=\"{html.escape(link)}\">{name}</a>" if record.get("report") else name
-    return (f"<tr><td>{html.escape(manifest['campaign'])}</td><td>{shown}</td><td>{status}{reason}</td>"
-            f"<td>{html.escape(str(manifest.get('finished_at', '')).replace('T', ' '))}</td><td>{record.get('seconds', '')}</td></tr>")
+    conclusion = html.escape(_first_sentence(facts.get("conclusion")))
+    return (f"<tr><td>{shown}</td><td>{html.escape(str(manifest.get('title') or manifest['campaign']))}</td>"
+            f'<td style="white-space:nowrap">'
+            f"{html.escape(str(record.get('as_of') or '–'))}</td><td>{status}{reason}</td><td><small>{conclusion}</small></td></tr>")
+
+
+def _section(manifest: dict[str, Any]) -> str:
+    rows = "".join(_row(manifest, r) for r in manifest["reports"] if isinstance(r, dict))
+    finished = html.escape(str(manifest.get("finished_at", "")).replace("T", " ")[:16])
+    return (f"<h2>{html.escape(str(manifest.get('title') or manifest['campaign']))}</h2><div class=\"crm-meta\">运行于 {finished}</div>"
+            "<div class=\"crm-scroll crm-text\"><table><tr><th>报告</th><th>活动</th><th>数据截至</th><th>状态</th><th>一句话结论</th></tr>"
+            + rows + "</table></div>")
 
 
 def write_index(out: str | os.PathLike[str] = "reports") -> Path:
@@ -74,8 +99,7 @@ def write_index(out: str | os.PathLike[str] = "reports") -> Path:
     root.mkdir(parents=True, exist_ok=True)
     with FileLock(str(root / ".index.lock")):
         manifests, problems = read_manifests(root)
-        rows = [_row(m, r) for m in manifests for r in m["reports"] if isinstance(r, dict)]
+        newest_first = sorted(manifests, key=lambda m: str(m.get("finished_at", "")), reverse=True)
         notes = "".join(note(p)._repr_html_() for p in problems)
-        body = (f"<h1>报告目录</h1>{notes}<div style=\"overflow-x:auto\"><table><tr><th>活动</th><th>报告</th><th>状态</th>"
-                "<th>完成时间</th><th>耗时（秒）</th></tr>" + "".join(rows) + "</table></div>")
+        body = f"<h1>报告目录</h1>{notes}" + "".join(_section(m) for m in newest_first)
         return atomic_text(root / "index.html", page("报告目录 · crm_lab", body, f"crm_lab {html.escape(crm_lab.__version__)}"))

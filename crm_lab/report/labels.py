@@ -12,14 +12,87 @@ from __future__ import annotations
 
 import pandas as pd
 
-__all__ = ["GENRE_ZH", "WAVE_ZH", "genre_names"]
+__all__ = ["GENRE_ZH", "WAVE_ZH", "BASIS_ZH", "TIER_ZH", "REPORT_NAMES", "META_ZH", "DEFINITIONS", "REPORT_DEFINITIONS",
+           "genre_names", "definitions_line", "FEATURE_ZH",
+           "feature_name", "window_name"]
 
 #: 流量体裁: Chinese labels of the canonical traffic genres.
 GENRE_ZH = {"live": "直播", "short_video": "短视频", "product_card": "商品卡", "other": "其他"}
 #: The two waves of a promotion.
 WAVE_ZH = {"wave1": "第一波", "wave2": "第二波"}
+#: Where a wave's size comes from: counted on the data, or forecast from past events.
+BASIS_ZH = {"actual": "已圈选（实际）", "forecast": "预测"}
+#: CLV value tiers.
+TIER_ZH = {"top": "头部", "high": "高价值", "medium": "中价值", "low": "低价值"}
+
+#: Template -> the report's name as readers see it (the first part of every title).
+REPORT_NAMES = {
+    "shop_overview": "店铺概览", "campaign_overview": "活动总览", "campaign_gap": "大促 Gap 分析",
+    "promotion_waves": "大促两波触达", "response_report": "活动响应报告", "clv": "客户价值预测",
+    "audience_builder": "人群圈选", "new_product_launch": "新品上市人群", "sample_to_full_size": "派样转正装",
+    "influencer_repurchase": "达人新客复购", "new_member_first_purchase": "新会员首购", "high_potential": "高潜人群",
+}
+#: Provenance labels of :func:`crm_lab.report.header`.
+META_ZH = {"event": "活动期", "baselines": "对比往期", "data": "数据", "campaign": "活动", "sent": "发送", "horizon": "预测期",
+           "acquired": "获客期", "joined": "入会期", "product": "新品", "sample": "小样", "full_size": "正装", "window": "窗口"}
+
+#: 口径说明: the definitions a footer states in one line.
+DEFINITIONS = {
+    "net": "有效金额 = 实付 - 退款，全额退款的订单不算购买",
+    "repeat": "复购率 = 有两个及以上购买日的客户占比",
+    "response": "响应 = 发送后窗口内有一笔有效订单，窗口从发送时刻起算",
+    "incremental": "增量 = 实验组 - 对照组（按实验组人数折算）",
+    "clv": "预测价值 = 未来期间的预期有效金额，按年 8% 折现到今天",
+    "gap": "Gap = 目标 - 老客基线预测 - 新客预计",
+    "days": "日期按店铺所在时区，数据截至当日 0 点",
+}
+#: Template -> the definitions its footer states.
+REPORT_DEFINITIONS = {
+    "shop_overview": ("net", "repeat", "days"), "campaign_overview": ("net", "response", "incremental", "gap"),
+    "campaign_gap": ("net", "gap", "days"), "promotion_waves": ("net", "days"), "response_report": ("net", "response", "incremental"),
+    "clv": ("clv", "net"), "audience_builder": ("net", "days"), "new_product_launch": ("net", "days"),
+    "sample_to_full_size": ("net", "days"), "influencer_repurchase": ("net", "repeat"), "new_member_first_purchase": ("net", "days"),
+    "high_potential": ("net", "days"),
+}
 
 
 def genre_names(genres: pd.Series) -> pd.Series:
     """Chinese names of traffic genres (unknown or missing: 未知)."""
     return genres.map(GENRE_ZH).fillna("未知")
+
+
+def definitions_line(template: str) -> str:
+    """The one-line 口径说明 of a template's footer.
+
+    Examples
+    --------
+    >>> from crm_lab.report.labels import definitions_line
+    >>> definitions_line("campaign_gap").startswith("口径：有效金额 = 实付 - 退款")
+    True
+    """
+    keys = REPORT_DEFINITIONS.get(template, ("net",))
+    return "口径：" + "；".join(DEFINITIONS[k] for k in keys) + "。"
+
+
+#: Touch features (:func:`crm_lab.response.touch_features`) as segments: "has it" vs the rest.
+FEATURE_ZH = {"live_views": "近30天看过直播", "add_to_cart": "近30天加购过", "member": "会员", "orders": "买过的老客",
+              "refund_orders": "退过款"}
+
+
+def feature_name(feature: str) -> str:
+    """The segment name of a touch feature (:data:`FEATURE_ZH`), or the feature itself."""
+    return FEATURE_ZH.get(feature, feature)
+
+
+def window_name(window: str) -> str:
+    """'7D' -> '7天', '24h' -> '24小时'.
+
+    Examples
+    --------
+    >>> from crm_lab.report.labels import window_name
+    >>> window_name("7D"), window_name("24h")
+    ('7天', '24小时')
+    """
+    text = str(window).strip()
+    unit = {"d": "天", "h": "小时"}.get(text[-1:].lower())
+    return f"{text[:-1]}{unit}" if unit and text[:-1].isdigit() else text

@@ -25,9 +25,9 @@ import html
 import re
 from typing import Any
 
-from crm_lab.report.display import note
+from crm_lab.report.display import FACTS_MIME, note
 
-__all__ = ["CSS", "reader_outputs", "to_html", "page"]
+__all__ = ["CSS", "reader_outputs", "page_facts", "to_html", "page"]
 
 CSS = """
 body{font-family:"Noto Sans CJK SC","Noto Sans SC","PingFang SC","Microsoft YaHei","DejaVu Sans",sans-serif;
@@ -56,6 +56,14 @@ th,td:first-child{white-space:nowrap}td{min-width:3em}td small{display:block;min
 .anchor-link{display:none}
 .crm-footer{margin-top:40px;font-size:12px;color:#888;border-top:1px solid #eee;padding-top:8px}
 .crm-failed{color:#c0392b;font-weight:600}
+.crm-verdict p{margin:6px 0}
+.crm-badge{display:inline-block;padding:1px 12px;border-radius:12px;font-size:14px;font-weight:600;margin:6px 0 0}
+.crm-badge.good{background:#e3f6ea;color:#1a7f37}.crm-badge.bad{background:#fde8e8;color:#c0392b}
+.crm-badge.warn{background:#fdf3e1;color:#a35f00}.crm-badge.neutral{background:#eef0f3;color:#4a4f57}
+.crm-stale{border-left:4px solid #c0392b;background:#fdecea;margin:8px 0 14px;padding:8px 14px;font-size:14px}
+details.crm-appendix{margin-top:28px;font-size:13px;color:#555}details.crm-appendix summary{cursor:pointer;font-weight:600}
+.crm-footer p{margin:4px 0}
+.crm-text td,.crm-text th{text-align:left}.crm-text td{min-width:6em}
 """
 
 #: Categories that speak to developers (library upgrades), not to the reader of a report.
@@ -76,6 +84,17 @@ def _warnings_in(text: str) -> list[tuple[str, str]]:
 
 def _rich(output: Any) -> bool:
     return output.get("output_type") in ("display_data", "execute_result") and any(m in output.get("data", {}) for m in _RICH)
+
+
+def page_facts(nb: Any) -> dict[str, Any]:
+    """The facts an executed notebook stated (:func:`crm_lab.report.facts`, titles, verdicts), later ones winning."""
+    stated: dict[str, Any] = {}
+    for cell in nb.cells:
+        for output in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
+            found = output.get("data", {}).get(FACTS_MIME)
+            if isinstance(found, dict):
+                stated.update(found)
+    return stated
 
 
 def reader_outputs(nb: Any) -> tuple[Any, list[str]]:
@@ -102,13 +121,17 @@ def reader_outputs(nb: Any) -> tuple[Any, list[str]]:
                         seen.add(message)
                         outputs.append(nbformat.v4.new_output("display_data", data={"text/html": note(message)._repr_html_()}))
             elif _rich(output):
+                output.get("data", {}).pop(FACTS_MIME, None)  # for the manifest (page_facts), not the page
                 outputs.append(output)
         cell["outputs"] = outputs
     return shown, logged
 
 
-def to_html(executed: Any, title: str, footer: str) -> tuple[str, list[str]]:
-    """The self-contained page of an executed notebook (no code, no external scripts) and the log lines."""
+def to_html(executed: Any, title: str, footer: str, banner: str = "") -> tuple[str, list[str]]:
+    """The self-contained page of an executed notebook (no code, no external scripts) and the log lines.
+
+    ``banner`` (HTML) goes right under the page's title: the freshness warning of a scheduled report.
+    """
     from nbconvert import HTMLExporter
 
     shown, logged = reader_outputs(executed)
@@ -119,6 +142,8 @@ def to_html(executed: Any, title: str, footer: str) -> tuple[str, list[str]]:
     body, _ = exporter.from_notebook_node(shown)
     # The basic template carries no <script src=...>; make sure no output smuggles one in.
     body = re.sub(r"<script[^>]*\bsrc=[\"']https?:[^>]*>\s*</script>", "", body)
+    if banner:
+        body = re.sub(r"(</h1>)", lambda m: m.group(1) + banner, body, count=1) if "</h1>" in body else banner + body
     return page(title, body, footer), logged
 
 

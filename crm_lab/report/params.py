@@ -28,7 +28,7 @@ import ast
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -50,8 +50,9 @@ __all__ = [
 
 #: The templates shipped with crm_lab.
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "notebooks"
-#: Injected into every notebook by the runner; a template need not declare them.
-INJECTED = ("data", "as_of", "title")
+#: Injected into every notebook by the runner; a template need not declare them (``plan``: the
+#: params file's campaign plan, read by the templates of a campaign that declare it).
+INJECTED = ("data", "as_of", "title", "plan")
 #: Set by the runner only (the staging folder a notebook exports into).
 RUNNER_ONLY = ("report_dir",)
 #: A params file is a page of settings; anything larger is refused before it is parsed.
@@ -188,6 +189,10 @@ class RunParams(BaseModel):
     as_of: str | None = None
     timeout: float | None = Field(default=None, gt=0, description="seconds each notebook may run")
     parameters: dict[str, Any] = Field(default_factory=dict, description="shared by every notebook")
+    schedule: Literal["daily", "weekly", "monthly"] | None = Field(
+        default=None, description="how often the file is run: a page on data older than that gets a red banner")
+    plan: dict[str, Any] | None = Field(
+        default=None, description="the campaign's definition (crm_lab.campaign.CampaignPlan), read by every notebook declaring `plan`")
     notebooks: list[NotebookRun] = Field(min_length=1)
 
     @field_validator("campaign")
@@ -232,6 +237,14 @@ def _check_spec(spec: RunParams, source: str) -> None:
         names[nb.report_name] = i
     if spec.as_of is not None:
         parse_date(spec.as_of, f"{source}: as_of")
+    if spec.plan is not None:
+        from crm_lab.campaign_plan import CampaignPlan
+
+        check_value(spec.plan, f"{source}: plan")
+        try:
+            CampaignPlan.from_dict(spec.plan, id=spec.campaign)
+        except (ValueError, TypeError) as exc:
+            raise ParamsError(f"{source}: {exc}") from None
 
 
 def parse_date(value: Any, where: str) -> Any:

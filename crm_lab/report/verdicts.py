@@ -22,7 +22,9 @@ import pandas as pd
 from crm_lab.report.display import fmt_pct, fmt_pp, fmt_yuan
 from crm_lab.report.labels import WAVE_ZH
 
-__all__ = ["overview_verdict", "overview_cards", "wave_plan_verdict", "wave_plan_cards", "window_text", "clv_verdict", "clv_cards", "clv_notes", "response_verdict"]
+__all__ = ["overview_verdict", "overview_cards", "wave_plan_verdict", "wave_plan_cards", "window_text", "clv_verdict", "clv_cards", "clv_notes",
+           "response_verdict", "response_status", "response_decision", "gap_decision", "waves_decision", "campaign_decision",
+           "overview_decision", "clv_decision", "audience_decision", "MIN_AUDIENCE"]
 
 Card = tuple[str, str, str]
 
@@ -59,7 +61,9 @@ def wave_plan_verdict(plan: Any) -> str:
     """大促两波: who each wave is, when it is sent and, once known, what it bought."""
     t = plan.summary().set_index("wave")
     w1 = t.loc["wave1"]
-    text = f"第一波 **{w1['customers']:,}** 人（大促前 RF 核心格老客），{w1['send_on']:%m-%d} 发送"
+    rules = plan.recipe.audiences["wave1"].rules
+    who = rules[0].zh if rules else "大促前 RF 核心格老客"
+    text = f"第一波 **{w1['customers']:,}** 人（{who}），{w1['send_on']:%m-%d} 发送"
     if pd.notna(w1["response_rate"]):
         text += f"，大促期间购买率 **{fmt_pct(w1['response_rate'])}**（有效金额 {fmt_yuan(w1['net_amount'])}）"
     if "wave2" in t.index:
@@ -162,3 +166,132 @@ def clv_notes(model: Any) -> list[str]:
     if model.sample_size is not None:
         notes.append(f"模型用随机抽取的 {model.sample_size:,} 位客户拟合，预测覆盖全部 {len(model.customers):,} 位")
     return notes
+
+
+# ---- decisions: 结论 + 建议 + status badge for the top box (``cl.report.verdict(**decision)``) ----------
+
+Decision = dict[str, Any]
+
+#: An audience smaller than this cannot carry a test with a control group worth reading.
+MIN_AUDIENCE = 200
+
+
+def response_status(row: Any, final: bool = True) -> str:
+    """显著 / 负向显著 / 不显著 / 样本不足 / 中期结果 for one arm's comparison (:func:`crm_lab.uplift.test`)."""
+    low, high = ((row["difference_low"], row["difference_high"]) if final else
+                 (row.get("difference_always_low", row["difference_low"]), row.get("difference_always_high", row["difference_high"])))
+    if low > 0:
+        return "显著"
+    if high < 0:
+        return "负向显著"
+    if min(row["customers"], row["control_customers"]) < MIN_AUDIENCE / 2 or row["test"] == "Fisher exact":
+        return "样本不足"
+    return "不显著" if final else "中期结果"
+
+
+def response_decision(result: Any, window: str = "7天", observed_until: Any = None, segments: Any = None) -> Decision:
+    """活动响应 top box: the verdict (:func:`response_verdict`), its badge and what to do next.
+
+    ``segments`` (the result's per-segment table) names the segment with the largest significant
+    lift in the advice.
+    """
+    row = result.summary().loc["treatment"]
+    final = getattr(result, "final", True)
+    status = response_status(row, final)
+    if status == "显著":
+        roi = row.get("roi", np.nan)
+        advice = (f"继续发送：每花 {fmt_yuan(1)} 带回 {fmt_yuan(row['return_on_spend'] , 1)} 增量有效金额" if np.isfinite(roi)
+                  else "继续发送：提升显著")
+        if segments is not None and len(segments) > 1:
+            best = segments.sort_values("difference", ascending=False).iloc[0]
+            if best["difference_low"] > 0:
+                advice += f"；下一波优先「{best['segment']}」（提升 {fmt_pp(best['difference'])}）"
+    elif status == "负向显著":
+        advice = "停止这组人群的触达，检查文案与时段"
+    elif status == "样本不足":
+        advice = f"人数太少，结果不能当作结论：下次实验组和对照组各至少 {MIN_AUDIENCE // 2:,} 人"
+    elif status == "中期结果":
+        advice = "窗口结束前不要据此加减预算"
+    else:
+        advice = "不建议按这次的结果扩大投放；换人群或权益后再测"
+    return {"text": response_verdict(result, window=window, observed_until=observed_until), "status": status, "advice": advice}
+
+
+def gap_decision(g: Any) -> Decision:
+    """大促 Gap top box: whether touches can close the gap at the planned incremental response."""
+    s = g.summary()["value"]
+    needed, audience = s["extra buyers needed"], s["audience to touch"]
+    reachable = audience * g.touch_uplift
+    text = (f"目标有效金额 {fmt_yuan(g.target)}，老客基线预测 {fmt_yuan(g.forecast_returning)}，新客预计 "
+            f"{fmt_yuan(g.new_customer_amount)}：Gap **{fmt_yuan(g.gap)}**")
+    if g.gap <= 0:
+        return {"text": text + "，不触达也预计达标。", "status": "预计达标", "advice": "按常规节奏触达，把预算留给高潜和新客"}
+    text += f"，需多带来约 **{needed:,.0f}** 位老客购买。"
+    if reachable + 0.5 < needed:
+        text += (f"即使触达这些 RF 格的全部未购老客 **{audience:,.0f}** 人，按增量响应 {fmt_pct(g.touch_uplift)} 也只多带来约 "
+                 f"{reachable:,.0f} 位，仍差约 {needed - reachable:,.0f} 位。")
+        return {"text": text, "status": "无法补足",
+                "advice": "仅靠老客短信补不上：扩大到更多 RF 格、用更强的权益提高增量响应，或调整目标"}
+    return {"text": text + f"触达约 **{audience:,.0f}** 人可补足。", "status": "有缺口",
+            "advice": f"第一波触达这 {audience:,.0f} 人，第二波追未购买的客户"}
+
+
+def waves_decision(plan: Any) -> Decision:
+    """大促两波 top box: both waves' sizes and, once known, what they bought."""
+    t = plan.summary().set_index("wave")
+    if "wave2" in t.index:
+        w2 = t.loc["wave2"]
+        status, advice = "已圈选", f"第二波 {w2['customers']:,} 人 {w2['send_on']:%m-%d} 发送；增量看活动响应报告的对照组比较"
+    else:
+        status = "待圈选"
+        advice = f"第二波在圈选日后按「第一波未购买（含退款）」圈选，第一波 {t.loc['wave1', 'send_on']:%m-%d} 发送"
+    return {"text": wave_plan_verdict(plan), "status": status, "advice": advice}
+
+
+def campaign_decision(status: Any) -> Decision:
+    """活动总览 top box: 目标 vs 预测 vs 实际 and the waves' incremental value."""
+    target, actual = status.target, status.actual
+    waves = status.waves
+    text = f"{status.plan.name}：实际有效金额 **{fmt_yuan(actual)}**"
+    if not np.isnan(target):
+        text += f"，目标 {fmt_yuan(target)}（完成 **{fmt_pct(actual / target)}**）"
+    if not np.isnan(status.forecast):
+        text += f"，不触达的基线预测 {fmt_yuan(status.forecast)}"
+    text += "。" if status.complete else f"（截至 {status.actual_until:%m-%d}，活动尚未结束）。"
+    measured = waves[waves.get("incremental_value", pd.Series(index=waves.index, dtype=float)).notna()] if "incremental_value" in waves else waves.iloc[0:0]
+    for row in measured.itertuples():
+        text += f"{row.name}增量有效金额 **{fmt_yuan(row.incremental_value)}**（{fmt_yuan(row.incremental_value_low)} ~ {fmt_yuan(row.incremental_value_high)}）。"
+    if status.attained is None:
+        badge = "进行中" if not np.isnan(target) else "进行中"
+        advice = "活动结束后再判断是否达标"
+    elif status.attained:
+        badge, advice = "达标", "复盘增量最高的波次和人群，作为下次大促的基线"
+    else:
+        badge = "未达标"
+        advice = f"差 {fmt_yuan(target - actual)}：对照 Gap 分析看缺在哪些 RF 格，下次提前扩大第一波"
+    return {"text": text, "status": badge, "advice": advice}
+
+
+def overview_decision(ov: Any) -> Decision:
+    """店铺概览 top box: growth of the last 12 months."""
+    growth = ov.growth
+    status = None if np.isnan(growth) else ("增长" if growth >= 0 else "下滑")
+    advice = ("复购率低于 30%：优先做新客二单（新会员首购、达人新客复购）" if ov.kpis["repeat_rate"] < 0.3
+              else "复购基础好：把预算放在高价值老客的大促两波触达")
+    return {"text": overview_verdict(ov), "status": status, "advice": advice}
+
+
+def clv_decision(model: Any, predictions: pd.DataFrame, holdout: Any, horizon_days: int) -> Decision:
+    """客户价值预测 top box: trusted or not, and how to use it."""
+    trusted = model.trustworthy and holdout.beats_naive
+    advice = ("按价值层级分层投放：头部与高价值层优先，导出名单见下" if trusted else
+              "不要据此分层投放；先用 RFM 分层，数据更多后再看")
+    return {"text": clv_verdict(model, predictions, holdout, horizon_days), "status": "可信" if trusted else "模型不可信", "advice": advice}
+
+
+def audience_decision(text: str, size: int, what: str = "人群") -> Decision:
+    """A scenario's top box: 可投放, or 人群过小 below :data:`MIN_AUDIENCE` customers."""
+    if size < MIN_AUDIENCE:
+        return {"text": text, "status": "人群过小",
+                "advice": f"{what}只有 {size:,} 人，留对照后测不出效果：放宽规则（更长的时间窗）或与其他场景合并发送"}
+    return {"text": text, "status": "可投放", "advice": f"导出{what}发送，留对照组，发送后看活动响应报告"}
