@@ -35,13 +35,10 @@ from crm_lab.results import Result
 
 __all__ = ["Wave", "CampaignPlan", "CampaignStatus", "select_waves", "plan_gap", "plan_waves", "reconcile", "WAVE_AUDIENCES"]
 
-#: A wave's audience rules: wave 1 from the shop, wave 2 from wave 1.
-WAVE_AUDIENCES = {
-    "rf_core": "RF 核心格老客（R、F 分数达到门槛）",
-    "active": "近期购买过的老客",
-    "gap": "需补足 Gap 的 RF 格老客（大促 Gap 分析的计划）",
-    "wave1_not_bought": "第一波中到圈选日仍未购买或发生退款的客户",
-}
+#: A wave's audience rules: wave 1 from the shop (RF core cells, a paid order within a window, the
+#: gap plan's cells), wave 2 from wave 1 (its customers who have not bought). Readers' words for
+#: them: :data:`crm_lab.report.labels.WAVE_AUDIENCE_ZH`.
+WAVE_AUDIENCES = ("rf_core", "active", "gap", "wave1_not_bought")
 
 
 def _day(value: Any, where: str) -> pd.Timestamp:
@@ -258,6 +255,8 @@ class CampaignStatus(Result):
         The data cover the whole event.
     gap : Any
         The :class:`crm_lab.planning.GapResult`, or None without a target and baselines.
+    two_waves : Any
+        The :class:`crm_lab.planning.WavePlan` the selections came from (what each wave bought).
     """
 
     plan: CampaignPlan
@@ -268,6 +267,7 @@ class CampaignStatus(Result):
     actual_until: pd.Timestamp
     complete: bool
     gap: Any = None
+    two_waves: Any = None
 
     @property
     def attained(self) -> bool | None:
@@ -352,6 +352,16 @@ def _planned(g: Any) -> pd.Series:
     return pd.Series(planned)
 
 
+def _campaigns_sent(shop: Shop) -> set[str]:
+    """The campaign ids in the shop's touches table."""
+    if shop.touches is None:
+        return set()
+    from crm_lab import engine
+
+    ids = engine.collect(engine.lazy(shop.touches).select("campaign_id").unique())
+    return set(ids["campaign_id"].astype(str))
+
+
 def reconcile(shop: Shop, plan: CampaignPlan) -> CampaignStatus:
     """目标 vs 预测 vs 实际, and per wave planned / selected / sent / responded / incremental value.
 
@@ -370,16 +380,18 @@ def reconcile(shop: Shop, plan: CampaignPlan) -> CampaignStatus:
     >>> int(status.waves.loc[0, "sent"]) == int((cl.campaign.response(shop, "d11_2025_wave1")).shape[0])
     True
     """
-    waves = plan_waves(shop, plan).recipe
+    two_waves = plan_waves(shop, plan)
+    waves = two_waves.recipe
     g = plan_gap(shop, plan) if plan.target_net_amount is not None and plan.baselines else None
     planned = _planned(g)
+    sent_campaigns = _campaigns_sent(shop)
     rows = []
     for key, wave in zip(("wave1", "wave2"), plan.waves):
         aud = waves.audiences.get(key)
         ids = aud.customer_ids() if aud is not None else None
         row: dict[str, Any] = {"wave": key, "name": wave.name, "select_on": wave.select_on, "send_at": wave.send_at,
                                "planned": float(planned.get(key, np.nan)), "selected": float(len(ids)) if ids is not None else np.nan}
-        if wave.touches is not None and shop.touches is not None:
+        if wave.touches is not None and wave.touches in sent_campaigns:  # not in the touches table: not sent (yet)
             row.update(_sent(shop, wave, ids))
             row["not_selected"] = row["sent"] - row.get("sent_selected", row["sent"])
             row["send_delay"] = pd.Timestamp(row["sent_first"]) - wave.send_at
@@ -387,4 +399,4 @@ def reconcile(shop: Shop, plan: CampaignPlan) -> CampaignStatus:
     actual, until, complete = _event_net(shop, plan)
     forecast = g.forecast_returning + g.new_customer_amount if g is not None else np.nan
     target = plan.target_net_amount if plan.target_net_amount is not None else np.nan
-    return CampaignStatus(plan, pd.DataFrame(rows), float(target), float(forecast), actual, until, complete, g)
+    return CampaignStatus(plan, pd.DataFrame(rows), float(target), float(forecast), actual, until, complete, g, two_waves)

@@ -123,7 +123,7 @@ class UpliftResult(Result):
 
         data = self.arms.rename_axis("arm").reset_index()
         data["arm"] = data["arm"].map({"control": "对照组", "treatment": "实验组"}).fillna(data["arm"])
-        ax = plots.bar(data, x="arm", y="rate", hue="arm", ax=ax, kind="percent", title="响应率 Response rate", xlabel="", ylabel="")
+        ax = plots.bar(data, x="arm", y="rate", hue="arm", ax=ax, kind="percent", title="响应率（实验组 vs 对照组）", xlabel="", ylabel="")
         if ax.get_legend() is not None:
             ax.get_legend().remove()
         ax.errorbar(np.arange(len(data)), data["rate"], yerr=[data["rate"] - data["rate_low"], data["rate_high"] - data["rate"]],

@@ -97,3 +97,11 @@ def test_a_plan_before_wave_two_has_wave_one_only(small_shop, plan):
     early = cl.data.Shop(**small_shop.tables(), as_of=pd.Timestamp("2025-10-25"), name="early")
     status = cl.campaign.reconcile(early, plan)
     assert np.isnan(status.waves.set_index("wave").loc["wave2", "selected"]) and not status.complete and status.attained is None
+
+
+def test_a_wave_not_sent_yet_has_no_sent_counts(small_shop):
+    waves = [{**PLAN["waves"][0], "touches": "d11_2025_wave9"}, PLAN["waves"][1]]
+    status = cl.campaign.reconcile(small_shop, cl.campaign.CampaignPlan.from_dict({**PLAN, "waves": waves}))
+    assert "sent" not in status.waves or status.waves["sent"].isna().all()
+    assert cl.report.campaign_waves_table(status).loc[0, "实际发送"] == "–"
+    assert cl.report.campaign_cards(status)[2][2] == "尚无发送记录"

@@ -214,17 +214,26 @@ def test_templates_an_orders_only_shop_cannot_run_are_refused_in_one_line(tmp_pa
 
 
 @pytest.mark.slow
-def test_uci_shop_publishes_in_pounds_and_refuses_what_it_lacks(uci_shop, tmp_path):
-    params = tmp_path / "uci.yaml"
-    params.write_text(f"campaign: uci\ndata: {uci_shop}\nnotebooks:\n  - notebook: shop_overview\n"
-                      "  - notebook: clv\n    parameters: {calibration_end: '2011-08-31', holdout_end: '2011-12-09'}\n"
-                      "  - notebook: influencer_repurchase\n", encoding="utf-8")
+def test_uci_shop_runs_every_template_in_pounds_or_refuses_in_one_line(uci_shop, tmp_path):
+    """params/uci_online_retail.yaml on the imported orders-only shop: every template publishes (in £,
+    no warning text, product names beside ids) or is refused in one line naming the table it needs."""
+    root = Path(__file__).resolve().parents[1]
     with pytest.raises(cl.report.ReportError, match="influencer_repurchase needs orders.influencer_id"):
-        cl.report.run_params(params, out=tmp_path / "reports", parallel=2)
-    for name in ("shop_overview", "clv"):
-        page = (tmp_path / "reports" / "uci" / f"{name}.html").read_text(encoding="utf-8")
-        assert "£" in page and "¥" not in page, name
-        assert "Traceback" not in page and "Warning:" not in page, name
+        cl.report.run_params(root / "params" / "uci_online_retail.yaml", out=tmp_path / "reports", data=uci_shop, parallel=2)
+    manifest = json.loads((tmp_path / "reports" / "uci_online_retail" / "manifest.json").read_text(encoding="utf-8"))
+    records = {r["notebook"]: r for r in manifest["reports"]}
+    assert set(records) == {p.stem for p in (root / "notebooks").glob("*.ipynb")}  # every template
+    published = {n for n, r in records.items() if r["status"] == "ok"}
+    assert published == {"campaign_overview", "shop_overview", "clv", "new_product_launch", "campaign_gap", "promotion_waves"}
+    for name, record in records.items():
+        if name in published:
+            page = (tmp_path / "reports" / "uci_online_retail" / f"{name}.html").read_text(encoding="utf-8")
+            assert "£" in page and "¥" not in page, name
+            assert "Traceback" not in page and "Warning:" not in page and "Hint:" not in page, name
+        else:
+            assert record["status"] == "refused" and " needs " in record["error"] and "\n" not in record["error"], record
+    launch = (tmp_path / "reports" / "uci_online_retail" / "new_product_launch.html").read_text(encoding="utf-8")
+    assert "RABBIT NIGHT LIGHT" in launch  # 23084 by its name, from the orders' product_name
 
 
 def test_an_imported_folder_is_validated_once_until_a_table_changes(tmp_path, day1, monkeypatch):

@@ -245,6 +245,9 @@ def test_every_template_runs_and_shows_crm_lab_numbers_without_code(suite, noteb
     for value in _expected_values(notebook, shop):
         assert value in page, value
     assert (folder / f"{notebook}.ipynb").exists()
+    # Its tables, as numbers, in one xlsx beside it, linked from the page.
+    sheets = pd.read_excel(folder / f"{notebook}.xlsx", sheet_name=None)
+    assert sheets and f'href="{notebook}.xlsx"' in page and f"（Excel，{len(sheets)} 张表）" in page
 
 
 @pytest.mark.slow
@@ -366,11 +369,18 @@ _WORDS = {"title", "conclusion", "status", "advice", "as_of", "shop", "period"}
 
 
 @pytest.fixture(scope="module")
-def d11_run(tmp_path_factory, shop_dir):
-    """The demo 双11 campaign (params/demo_d11_2025.yaml, one plan for every page) on the small shop."""
-    out = tmp_path_factory.mktemp("d11")
-    records = cl.report.run_params(ROOT / "params" / "demo_d11_2025.yaml", out=out, data=shop_dir, parallel=2)
-    return out / "d11_2025", records
+def demo_run(tmp_path_factory, shop_dir):
+    """Every params/demo_*.yaml (what `make demo` runs) on the small shop, into one output folder."""
+    out = tmp_path_factory.mktemp("demo")
+    records = {f.stem: cl.report.run_params(f, out=out, data=shop_dir, parallel=2) for f in sorted((ROOT / "params").glob("demo_*.yaml"))}
+    return out, records
+
+
+@pytest.fixture(scope="module")
+def d11_run(demo_run):
+    """The demo 双11 campaign (params/demo_d11_2025.yaml, one plan for every page)."""
+    out, records = demo_run
+    return out / "d11_2025", records["demo_d11_2025"]
 
 
 def _shown(key: str, value) -> str:
@@ -414,22 +424,17 @@ def test_demo_campaign_numbers_agree_across_its_pages(d11_run):
 
 # ---- every page on a phone and a laptop, in a real browser -------------------------------------
 
-def _pages(*folders: Path) -> list[Path]:
-    found = []
-    for folder in folders:
-        found += sorted(folder.glob("*/*.html")) + sorted(folder.glob("index.html"))
-    return found
-
-
 @pytest.mark.browser
 @pytest.mark.slow
-def test_every_page_fits_a_phone_and_has_its_own_title(suite, d11_run, overview_run, tmp_path_factory):
-    """Every page at 390 px (a mobile viewport) and 1280 px in Chromium: no sideways scroll, figures
-    no wider than the screen, its own title; a PNG of each at both widths for a person to look at."""
+def test_every_page_fits_a_phone_and_has_its_own_title(demo_run, tmp_path_factory):
+    """Every page of `make demo` at 390 px (a mobile viewport) and 1280 px in Chromium: no sideways
+    scroll, figures no wider than the screen, its own title; a PNG of each at both widths for a
+    person to look at."""
     from playwright.sync_api import sync_playwright
 
-    pages = _pages(suite[0].parent, d11_run[0].parent, overview_run[0])
-    assert len(pages) >= 17
+    out, _records = demo_run
+    pages = sorted(out.glob("*/*.html")) + [out / "index.html"]
+    assert {p.stem for p in pages} >= {p.stem for p in (ROOT / "notebooks").glob("*.ipynb")}  # every template
     shots = tmp_path_factory.getbasetemp() / "screenshots"
     shots.mkdir(exist_ok=True)
     titles = {}
@@ -448,6 +453,10 @@ def test_every_page_fits_a_phone_and_has_its_own_title(suite, d11_run, overview_
                 assert tab.evaluate("!!document.querySelector('meta[name=viewport]')"), page.name
                 titles[f"{page.parent.name}/{page.name}"] = tab.title()
                 tab.screenshot(path=str(shots / f"{page.parent.name}_{page.stem}_{width}.png"), full_page=True)
+                if mobile:  # names do not wrap character by character: no table cell narrower than two characters
+                    narrow = tab.evaluate("Array.from(document.querySelectorAll('td')).filter(c => c.innerText.trim().length > 2 "
+                                          "&& c.getBoundingClientRect().width < 28).length")
+                    assert narrow == 0, f"{page.name}: {narrow} table cells squeezed narrower than two characters"
             context.close()
         browser.close()
     reports = {k: t for k, t in titles.items() if not k.endswith("index.html")}
@@ -469,3 +478,56 @@ def test_figures_are_drawn_for_a_phone(small_shop):
         fig = ax[0].figure if isinstance(ax, (list, tuple, np.ndarray)) else ax.figure
         assert cl.plots.phone_text_px(fig) >= 11, (fig.axes[0].get_title(), cl.plots.phone_text_px(fig))
     plt.close("all")
+
+
+@pytest.mark.slow
+def test_the_xlsx_holds_the_numbers_not_the_formatted_text(suite):
+    folder, shop = suite
+    g = cl.campaign.gap(shop, ("2025-10-20", "2025-11-11"), 300_000, [("2024-10-20", "2024-11-11")])
+    cells = pd.read_excel(folder / "campaign_gap.xlsx", sheet_name="各 RF 格：预测与需补足")
+    assert cells["老客数"].sum() == g.cells["customers"].sum()
+    assert np.isclose(cells["预测有效金额"].sum(), g.cells["forecast_net"].sum()) and cells["往期响应率"].max() <= 1
+
+
+def test_workbook_formats_money_shares_and_counts(tmp_path):
+    from openpyxl import load_workbook
+
+    from crm_lab.report.workbook import write_workbook
+
+    shown = cl.report.table(pd.DataFrame({"a": ["R1F1", "R2F1"], "n": [3, 4], "rate": [0.1, 0.25], "net": [12.5, 1e6]}),
+                            {"n": "int", "rate": "pct", "net": "yuan"}, rename={"a": "格", "rate": "响应率"}).data
+    path = write_workbook([("各格", shown)], tmp_path / "r.xlsx")
+    sheet = load_workbook(path)["各格"]
+    assert [c.value for c in sheet[1]] == ["格", "n", "响应率", "net"]
+    assert sheet["C2"].value == 0.1 and sheet["C2"].number_format == "0.0%" and sheet["D3"].number_format == "#,##0"
+    assert write_workbook([], tmp_path / "none.xlsx") is None and not (tmp_path / "none.xlsx").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["r.xlsx"]  # written under a temporary name, renamed
+
+
+def test_campaign_overview_without_a_plan_is_refused_in_one_line(tmp_path, shop_dir):
+    params = tmp_path / "p.yaml"
+    params.write_text(f"campaign: no_plan\ndata: {shop_dir}\nnotebooks:\n  - notebook: campaign_overview\n", encoding="utf-8")
+    with pytest.raises(ReportError, match="campaign_overview needs `plan:` in the params file"):
+        cl.report.run_params(params, out=tmp_path / "out")
+    manifest = json.loads((tmp_path / "out" / "no_plan" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["reports"][0]["status"] == "refused" and not (tmp_path / "out" / "no_plan" / "campaign_overview.html").exists()
+
+
+def test_the_top_box_decides_and_says_when_a_sample_is_too_small(small_shop):
+    tiny = pd.DataFrame({"group": ["treatment"] * 3 + ["control"] * 3, "responded": [1, 1, 1, 0, 0, 0]})
+    small = cl.report.response_decision(cl.uplift.test(tiny, outcome="responded", planned={"control": 0.5, "treatment": 0.5}))
+    assert small["status"] == "样本不足" and "人数太少" in small["advice"]
+    rng = np.random.default_rng(0)
+    big = pd.DataFrame({"group": ["treatment"] * 4000 + ["control"] * 4000,
+                        "responded": np.r_[rng.random(4000) < 0.12, rng.random(4000) < 0.08].astype(int)})
+    clear = cl.report.response_decision(cl.uplift.test(big, outcome="responded", planned={"control": 0.5, "treatment": 0.5}))
+    assert clear["status"] == "显著" and "p<0.001" in clear["text"] and "e-" not in clear["text"]
+    easy = cl.campaign.gap(small_shop, ("2025-10-20", "2025-11-11"), 1.0, [("2024-10-20", "2024-11-11")])
+    assert cl.report.gap_decision(easy)["status"] == "预计达标"
+    hard = cl.campaign.gap(small_shop, ("2025-10-20", "2025-11-11"), 5_000_000, [("2024-10-20", "2024-11-11")])
+    decided = cl.report.gap_decision(hard)
+    assert decided["status"] == "无法补足" and "仍差约" in decided["text"]
+    box = cl.report.verdict(**decided)._repr_html_()
+    assert "crm-badge bad" in box and "<b>结论</b>" in box and "<b>建议</b>" in box
+    with pytest.raises(ValueError, match="unknown status"):
+        cl.report.verdict("x", status="ok")

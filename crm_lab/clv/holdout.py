@@ -80,8 +80,8 @@ class HoldoutReport(Result):
         from crm_lab import plots
 
         long = self.tracking.melt(id_vars="week", value_vars=["actual", "expected"], var_name="series", value_name="cumulative")
-        long["series"] = long["series"].map({"actual": "实际 actual", "expected": f"模型 {self.model.purchases.label}"})
-        ax = plots.line(long, x="week", y="cumulative", hue="series", ax=ax, marker="", title="累计复购次数 Cumulative repeat purchases", xlabel="", ylabel="")
+        long["series"] = long["series"].map({"actual": "实际", "expected": f"模型 {self.model.purchases.label}"})
+        ax = plots.line(long, x="week", y="cumulative", hue="series", ax=ax, marker="", title="累计复购次数（实际 vs 模型）", xlabel="", ylabel="")
         ax.axvline(self.calibration_end, color="#7f8c8d", linestyle="--")
         return ax
 
@@ -91,8 +91,9 @@ class HoldoutReport(Result):
 
         long = self.by_frequency.reset_index().melt(id_vars="calibration_frequency", value_vars=["actual", "predicted", "naive"],
                                                     var_name="series", value_name="mean_purchases")
+        long["series"] = long["series"].map({"actual": "实际", "predicted": f"模型 {self.model.purchases.label}", "naive": "朴素预测"})
         return plots.bar(long, x="calibration_frequency", y="mean_purchases", hue="series", ax=ax,
-                         title="验证期平均复购 by calibration frequency", xlabel="calibration frequency", ylabel="")
+                         title="验证期人均复购（按拟合期复购次数）", xlabel="拟合期复购次数", ylabel="")
 
 
 def evaluate(source: Any, calibration_end: Any, holdout_end: Any, *, model: str = "bgnbd", penalizer: float = 0.0) -> HoldoutReport:

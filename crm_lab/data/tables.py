@@ -81,7 +81,7 @@ def products(shop: Shop) -> pd.DataFrame:
 
 
 def product_names(shop: Shop) -> pd.Series:
-    """Product id -> name from the shop's products table (empty without one).
+    """Product id -> name from the shop's products table, else from the orders' ``product_name`` (empty without either).
 
     Examples
     --------
@@ -89,6 +89,14 @@ def product_names(shop: Shop) -> pd.Series:
     >>> cl.data.product_names(cl.datasets.make_shop(300, seed=1)).get("N01")
     '焕颜精华·2.0 标准装'
     """
-    if shop.products is None:
+    named = products(shop)["name"].dropna() if shop.products is not None else pd.Series(dtype="object", name="name")
+    return named if len(named) else _names_on_orders(shop)
+
+
+def _names_on_orders(shop: Shop) -> pd.Series:
+    """Product id -> name from the orders' own ``product_name`` (an export without a products table)."""
+    lazy = engine.lazy(shop.orders)
+    if "product_name" not in lazy.collect_schema().names():
         return pd.Series(dtype="object", name="name")
-    return products(shop)["name"]
+    named = engine.collect(lazy.filter(~nw.col("product_name").is_null()).group_by("product_id").agg(nw.col("product_name").max()))
+    return named.set_index("product_id")["product_name"].rename("name")

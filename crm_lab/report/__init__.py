@@ -10,6 +10,7 @@
 * :mod:`~crm_lab.report.campaign_page` — the campaign overview: planned vs selected vs sent, named alike on every page.
 * :mod:`~crm_lab.report.labels` — the one registry of labels readers see for codes.
 * :mod:`~crm_lab.report.index` — ``index.html`` rebuilt from every manifest under a lock.
+* :mod:`~crm_lab.report.workbook` — every table of a page in one xlsx beside it, linked from the page.
 
 Examples
 --------
@@ -29,6 +30,7 @@ from crm_lab.report.display import (
     as_table,
     facts,
     report_title,
+    fmt_p,
     fmt_pct,
     fmt_pp,
     fmt_yuan,
@@ -81,6 +83,7 @@ __all__ = [
     "fmt_yuan",
     "fmt_pct",
     "fmt_pp",
+    "fmt_p",
     "load_params",
     "check_parameters",
     "run_notebook",

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from crm_lab.report.display import fmt_pct, fmt_pp, fmt_yuan
-from crm_lab.report.labels import window_name
+from crm_lab.report.labels import WAVE_AUDIENCE_ZH, window_name
 
 __all__ = ["FACT_NAMES", "campaign_facts", "campaign_cards", "campaign_notes", "campaign_waves_table", "plan_table"]
 
@@ -99,15 +99,13 @@ def campaign_waves_table(status: Any) -> pd.DataFrame:
 
 def plan_table(plan: Any) -> pd.DataFrame:
     """The plan as a reader checks it: event, target and each wave's rule, days, control share, cost and channel."""
-    from crm_lab.campaign_plan import WAVE_AUDIENCES
-
     rows = [{"项目": "活动期", "内容": f"{plan.event_start:%Y-%m-%d} → {plan.event_end:%Y-%m-%d}"}]
     if plan.target_net_amount is not None:
         rows.append({"项目": "目标有效金额", "内容": fmt_yuan(plan.target_net_amount)})
     if plan.baselines:
         rows.append({"项目": "对比往期", "内容": "；".join(f"{a:%Y-%m-%d} → {b:%Y-%m-%d}" for a, b in plan.baselines)})
     for w in plan.waves:
-        rule = WAVE_AUDIENCES[w.audience] + (f"（{window_name(w.within)}内下过单）" if w.audience == "active" else "")
+        rule = WAVE_AUDIENCE_ZH[w.audience] + (f"（{window_name(w.within)}内下过单）" if w.audience == "active" else "")
         if w.exclude_recent_buyers and w.audience != "wave1_not_bought":
             rule += f"，去掉{window_name(w.exclude_recent_buyers)}内刚买过的人"
         rows.append({"项目": w.name, "内容": f"{rule}；{w.select_on:%m-%d} 圈选，{w.send_at:%m-%d %H:%M} 发送；对照组 {fmt_pct(w.control_share, 0)}；"

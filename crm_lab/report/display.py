@@ -23,19 +23,23 @@ import pandas as pd
 from crm_lab import currency
 
 __all__ = ["header", "verdict", "kpi_cards", "table", "as_table", "note", "facts", "report_title", "fmt_yuan", "fmt_pct",
-           "fmt_pp", "FACTS_MIME", "appendix"]
+           "fmt_pp", "fmt_p", "FACTS_MIME", "TABLE_MIME", "appendix"]
 
 #: The mimetype of the facts a page states (title, conclusion, key numbers): kept out of the page,
 #: read by the runner into the manifest and the index (:func:`facts`).
 FACTS_MIME = "application/vnd.crm-lab.facts+json"
+#: The mimetype of a table's numbers (unformatted, columns as the reader sees them): the runner
+#: writes every table of a page into one xlsx beside it (:mod:`crm_lab.report.workbook`).
+TABLE_MIME = "application/vnd.crm-lab.table+json"
 
 
 class _HTML:
     """Minimal rich-display object (IPython renders ``_repr_html_``), with the facts it states."""
 
-    def __init__(self, markup: str, stated: dict[str, Any] | None = None):
+    def __init__(self, markup: str, stated: dict[str, Any] | None = None, data: dict[str, Any] | None = None):
         self.markup = markup
         self.stated = stated or {}
+        self.data = data
 
     def _repr_html_(self) -> str:
         return self.markup
@@ -44,6 +48,8 @@ class _HTML:
         bundle: dict[str, Any] = {"text/html": self.markup}
         if self.stated:
             bundle[FACTS_MIME] = self.stated
+        if self.data is not None:
+            bundle[TABLE_MIME] = self.data
         return bundle
 
     def __str__(self) -> str:
@@ -126,6 +132,20 @@ def report_title(report: str, period: str | None, as_of: Any, shop: str | None) 
 
     parts = [REPORT_NAMES.get(report, report), period, f"数据截至 {pd.Timestamp(as_of):%Y-%m-%d}" if as_of is not None else None, shop]
     return " · ".join(str(p) for p in parts if p)
+
+
+def fmt_p(value: float) -> str:
+    """A p-value as readers take it: p<0.001 below a thousandth, else three decimals.
+
+    Examples
+    --------
+    >>> from crm_lab.report import fmt_p
+    >>> fmt_p(4e-09), fmt_p(0.0412)
+    ('p<0.001', 'p=0.041')
+    """
+    if pd.isna(value):
+        return "p=–"
+    return "p<0.001" if value < 0.001 else f"p={value:.3f}"
 
 
 def header(report: str, shop: Any = None, *, period: str | None = None, **meta: Any) -> _HTML:
@@ -235,6 +255,7 @@ def table(df: pd.DataFrame, formats: dict[str, Any] | None = None, index: bool =
     True
     """
     shown = df.copy()
+    data = _table_data(df, formats or {}, index, rename or {})
     named = {"yuan": fmt_yuan, "pct": fmt_pct, "int": lambda v: f"{int(v):,}" if pd.notna(v) else "–",
              "float": lambda v: f"{v:,.2f}" if pd.notna(v) else "–"}
     for col, spec in (formats or {}).items():
@@ -245,7 +266,19 @@ def table(df: pd.DataFrame, formats: dict[str, Any] | None = None, index: bool =
         shown = shown.rename(columns=rename)
     # In a scroll box with a sticky first column: a wide table scrolls on a phone, the page does not.
     words = " crm-text" if align == "left" else ""
-    return _HTML(f'<div class="crm-scroll{words}">' + shown.to_html(index=index, border=0, classes="crm-table", na_rep="–", escape=True) + "</div>")
+    return _HTML(f'<div class="crm-scroll{words}">' + shown.to_html(index=index, border=0, classes="crm-table", na_rep="–", escape=True) + "</div>",
+                 data=data)
+
+
+def _table_data(df: pd.DataFrame, formats: dict[str, Any], index: bool, rename: dict[str, str]) -> dict[str, Any]:
+    """A table's numbers for the page's xlsx: unformatted values, the reader's column names, and
+    the number format of each column shown as money, a share or a count."""
+    import json
+
+    raw = (df.reset_index() if index else df).rename(columns=rename)
+    kinds = {rename.get(c, c): spec for c, spec in formats.items() if isinstance(spec, str)}
+    split = json.loads(raw.to_json(orient="split", index=False, date_format="iso", default_handler=str, force_ascii=False))
+    return {"columns": [str(c) for c in split["columns"]], "data": split["data"], "formats": kinds}
 
 
 def as_table(items: dict[str, Any], columns: tuple[str, str] = ("项目", "数值")) -> pd.DataFrame:

@@ -63,25 +63,28 @@ def _row(manifest: dict[str, Any], record: dict[str, Any]) -> str:
     """One report: name (linked), campaign, data as of, status (with the reason of a failure), the one-line conclusion."""
     from crm_lab.report.labels import REPORT_NAMES
 
+    from crm_lab.report.display import BADGES
+
     facts = record.get("facts") or {}
     link = f"{manifest['campaign']}/{record.get('report', '')}"
     status = _STATUS.get(record.get("status"), html.escape(str(record.get("status"))))
-    if record.get("status") == "ok" and facts.get("status"):
-        status = html.escape(str(facts["status"]))
+    if record.get("status") == "ok" and facts.get("status") in BADGES:
+        status = f'<span class="crm-badge {BADGES[facts["status"]]}">{html.escape(facts["status"])}</span>'
     reason = f"<br><small>{html.escape(str(record['error']))[:300]}</small>" if record.get("error") else ""
     name = html.escape(REPORT_NAMES.get(record.get("notebook"), str(record.get("name"))))
     shown = f"<a href=\"{html.escape(link)}\">{name}</a>" if record.get("report") else name
     conclusion = html.escape(_first_sentence(facts.get("conclusion")))
-    return (f"<tr><td>{shown}</td><td>{html.escape(str(manifest.get('title') or manifest['campaign']))}</td>"
-            f'<td style="white-space:nowrap">'
-            f"{html.escape(str(record.get('as_of') or '–'))}</td><td>{status}{reason}</td><td><small>{conclusion}</small></td></tr>")
+    # Name, status and conclusion first: on a phone they are what shows without scrolling sideways.
+    return (f"<tr><td style=\"white-space:nowrap\">{shown}</td><td style=\"white-space:nowrap\">{status}</td>"
+            f"<td><small>{conclusion}{reason}</small></td><td style=\"white-space:nowrap\">{html.escape(str(record.get('as_of') or '–'))}</td>"
+            f"<td>{html.escape(str(manifest.get('title') or manifest['campaign']))}</td></tr>")
 
 
 def _section(manifest: dict[str, Any]) -> str:
     rows = "".join(_row(manifest, r) for r in manifest["reports"] if isinstance(r, dict))
     finished = html.escape(str(manifest.get("finished_at", "")).replace("T", " ")[:16])
     return (f"<h2>{html.escape(str(manifest.get('title') or manifest['campaign']))}</h2><div class=\"crm-meta\">运行于 {finished}</div>"
-            "<div class=\"crm-scroll crm-text\"><table><tr><th>报告</th><th>活动</th><th>数据截至</th><th>状态</th><th>一句话结论</th></tr>"
+            "<div class=\"crm-scroll crm-text\"><table><tr><th>报告</th><th>状态</th><th>一句话结论</th><th>数据截至</th><th>活动</th></tr>"
             + rows + "</table></div>")
 
 

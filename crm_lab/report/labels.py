@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-__all__ = ["GENRE_ZH", "WAVE_ZH", "BASIS_ZH", "TIER_ZH", "REPORT_NAMES", "META_ZH", "DEFINITIONS", "REPORT_DEFINITIONS",
+__all__ = ["GENRE_ZH", "WAVE_ZH", "BASIS_ZH", "TIER_ZH", "WAVE_AUDIENCE_ZH", "AUDIENCE_ZH", "REPORT_NAMES", "META_ZH", "DEFINITIONS", "REPORT_DEFINITIONS",
            "genre_names", "definitions_line", "FEATURE_ZH",
            "feature_name", "window_name"]
 
@@ -22,6 +22,16 @@ GENRE_ZH = {"live": "直播", "short_video": "短视频", "product_card": "商�
 WAVE_ZH = {"wave1": "第一波", "wave2": "第二波"}
 #: Where a wave's size comes from: counted on the data, or forecast from past events.
 BASIS_ZH = {"actual": "已圈选（实际）", "forecast": "预测"}
+#: A campaign wave's audience rules (:data:`crm_lab.campaign_plan.WAVE_AUDIENCES`).
+WAVE_AUDIENCE_ZH = {
+    "rf_core": "RF 核心格老客（R、F 分数达到门槛）",
+    "active": "近期购买过的老客",
+    "gap": "需补足 Gap 的 RF 格老客（大促 Gap 分析的计划）",
+    "wave1_not_bought": "第一波中到圈选日仍未购买或发生退款的客户",
+}
+#: The audiences of the scenario recipes (:mod:`crm_lab.recipes`).
+AUDIENCE_ZH = {"high_value": "高价值", "rest": "其余", "sample_not_full_size": "买过小样未买正装", "new_via_influencer": "达人新客",
+               "new_members": "新会员未购", "high_potential": "高潜", "wave1": "第一波", "wave2": "第二波"}
 #: CLV value tiers.
 TIER_ZH = {"top": "头部", "high": "高价值", "medium": "中价值", "low": "低价值"}
 

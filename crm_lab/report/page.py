@@ -25,7 +25,7 @@ import html
 import re
 from typing import Any
 
-from crm_lab.report.display import FACTS_MIME, note
+from crm_lab.report.display import FACTS_MIME, TABLE_MIME, note
 
 __all__ = ["CSS", "reader_outputs", "page_facts", "to_html", "page"]
 
@@ -47,7 +47,7 @@ td{text-align:right;padding:5px 10px}tr:nth-child(even) td{background:#f6f6f6}
 th:first-child,td:first-child{text-align:left}
 img{max-width:100%}
 .crm-scroll,.output_subarea,div:has(> table){overflow-x:auto;max-width:100%;-webkit-overflow-scrolling:touch}
-th,td:first-child{white-space:nowrap}td{min-width:3em}td small{display:block;min-width:14em;white-space:normal}
+th,td{white-space:nowrap}td small{display:block;min-width:14em;white-space:normal}
 .crm-scroll th:first-child,.crm-scroll td:first-child{position:sticky;left:0;background:#fff;z-index:1}
 .crm-scroll tr:nth-child(even) td:first-child{background:#f6f6f6}
 @media (max-width:600px){body{margin:16px auto;padding:0 14px}h1{font-size:24px}h2{font-size:19px}
@@ -63,7 +63,7 @@ th,td:first-child{white-space:nowrap}td{min-width:3em}td small{display:block;min
 .crm-stale{border-left:4px solid #c0392b;background:#fdecea;margin:8px 0 14px;padding:8px 14px;font-size:14px}
 details.crm-appendix{margin-top:28px;font-size:13px;color:#555}details.crm-appendix summary{cursor:pointer;font-weight:600}
 .crm-footer p{margin:4px 0}
-.crm-text td,.crm-text th{text-align:left}.crm-text td{min-width:6em}
+.crm-download{font-size:14px;margin:0 0 14px}.crm-text td,.crm-text th{text-align:left}.crm-text td{white-space:normal;min-width:8em}
 """
 
 #: Categories that speak to developers (library upgrades), not to the reader of a report.
@@ -122,6 +122,7 @@ def reader_outputs(nb: Any) -> tuple[Any, list[str]]:
                         outputs.append(nbformat.v4.new_output("display_data", data={"text/html": note(message)._repr_html_()}))
             elif _rich(output):
                 output.get("data", {}).pop(FACTS_MIME, None)  # for the manifest (page_facts), not the page
+                output.get("data", {}).pop(TABLE_MIME, None)  # for the xlsx beside the page (report.workbook)
                 outputs.append(output)
         cell["outputs"] = outputs
     return shown, logged

@@ -20,7 +20,7 @@ import narwhals as nw
 
 from crm_lab import engine
 
-__all__ = ["Need", "NEEDS", "missing"]
+__all__ = ["Need", "NEEDS", "PARAMETER_NEEDS", "missing", "missing_parameters"]
 
 
 @dataclass(frozen=True)
@@ -72,3 +72,23 @@ def missing(template: str, shop: Any) -> list[str]:
         elif need.column is not None and not _has_values(frame, need.column):
             lines.append(f"{template} needs {need.table}.{need.column} with values — {need.why}; the shop's {need.table} has none")
     return lines
+
+
+#: Template -> parameters its params file must give (a template default would be another
+#: campaign's: the demo plan stands in the template only so the notebook runs as it is shipped).
+PARAMETER_NEEDS: dict[str, dict[str, str]] = {
+    "campaign_overview": {"plan": "活动计划（参数文件的 plan:：活动期、目标、各波次的人群、圈选日、发送时间、对照组、成本）"},
+}
+
+
+def missing_parameters(template: str, given: dict[str, Any]) -> list[str]:
+    """One line per parameter ``template`` needs that the params file does not give.
+
+    Examples
+    --------
+    >>> from crm_lab.report.requirements import missing_parameters
+    >>> missing_parameters("campaign_overview", {"data": "data/demo"})[0].startswith("campaign_overview needs `plan:`")
+    True
+    """
+    return [f"{template} needs `{name}:` in the params file — {why}; see params/demo_d11_2025.yaml"
+            for name, why in PARAMETER_NEEDS.get(template, {}).items() if given.get(name) is None]

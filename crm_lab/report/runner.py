@@ -165,9 +165,17 @@ def _keep_failed(tmp_nb: Path, failed_path: Path, exc: ReportError) -> ReportErr
 
 
 def _publish_page(executed: Any, tmp_nb: Path, out_html: Path, title: str, footer: str, schedule: str | None = None) -> dict[str, Any]:
-    """Publish the page and its executed notebook; return the facts it stated (its title wins over ``title``)."""
+    """Publish the page, its tables as ``<report>.xlsx`` and its executed notebook; return the facts
+    it stated (its title wins over ``title``)."""
+    from crm_lab.report.workbook import page_tables, write_workbook
+
     stated = page_facts(executed)
-    page, developer_warnings = to_html(executed, stated.get("title") or title, footer, freshness_banner(schedule, stated.get("as_of")))
+    tables = page_tables(executed)
+    banner = freshness_banner(schedule, stated.get("as_of"))
+    if write_workbook(tables, out_html.with_suffix(".xlsx")) is not None:  # before the page that links to it
+        banner += (f'<div class="crm-download"><a href="{html.escape(out_html.with_suffix(".xlsx").name)}">下载本页数据'
+                   f"（Excel，{len(tables)} 张表）</a></div>")
+    page, developer_warnings = to_html(executed, stated.get("title") or title, footer, banner)
     for line in developer_warnings:
         log.info("%s: %s", out_html.name, line)
     os.replace(tmp_nb, out_html.with_suffix(".ipynb"))
@@ -306,13 +314,14 @@ def _publish_exports(stage: Path, folder: Path, run: dict[str, Any]) -> dict[str
     return {"folder": target.relative_to(folder).as_posix(), "files": exports}
 
 
-def _unmet_needs(template: str, data: Any) -> list[str]:
-    """What ``template`` needs that the shop folder lacks (:mod:`crm_lab.report.requirements`)."""
+def _unmet_needs(template: str, params: dict[str, Any]) -> list[str]:
+    """What ``template`` needs that its params file or the shop folder lacks (:mod:`crm_lab.report.requirements`)."""
     from crm_lab import data as cl_data
-    from crm_lab.report.requirements import NEEDS, missing
+    from crm_lab.report.requirements import NEEDS, missing, missing_parameters
 
-    if template not in NEEDS or data is None:
-        return []
+    unmet, data = missing_parameters(template, params), params.get("data")
+    if unmet or template not in NEEDS or data is None:
+        return unmet
     try:
         shop = cl_data.read_shop(data, validated=False)
     except (FileNotFoundError, ValueError):
@@ -429,7 +438,7 @@ def run_params(
         out_html = folder / f"{name}.html"
         source = resolve_notebook(nb.notebook, templates)
         tmp_nb = temp_path(out_html.with_suffix(".ipynb"), "running.ipynb")
-        unmet = _unmet_needs(nb.notebook, params.get("data"))
+        unmet = _unmet_needs(nb.notebook, params)
         if unmet:  # refused in one line each, before a kernel starts: the shop lacks what it needs
             record.update(status="refused", error="; ".join(unmet), report=None, seconds=0.0)
             return record

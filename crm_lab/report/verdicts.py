@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crm_lab.report.display import fmt_pct, fmt_pp, fmt_yuan
+from crm_lab.report.display import fmt_p, fmt_pct, fmt_pp, fmt_yuan
 from crm_lab.report.labels import WAVE_ZH
 
 __all__ = ["overview_verdict", "overview_cards", "wave_plan_verdict", "wave_plan_cards", "window_text", "clv_verdict", "clv_cards", "clv_notes",
@@ -131,16 +131,19 @@ def response_verdict(result: Any, arm: str = "treatment", window: str = "7天", 
     final = getattr(result, "final", True)
     low, high, p = ((row["difference_low"], row["difference_high"], row["p_value"]) if final else
                     (row["difference_always_low"], row["difference_always_high"], row["p_value_always_valid"]))
-    interval = "95% CI" if final else "随时有效 95% 区间"
+    interval = "95% 区间" if final else "随时有效 95% 区间"
     text = "" if final else (f"**中期结果**（数据截至 {pd.Timestamp(observed_until):%m-%d}，{window}窗口尚未结束；"
                              "区间已按每日查看校正）：" if observed_until is not None else "**中期结果**（窗口尚未结束）：")
     exact = "，人数少，用 Fisher 精确检验" if row["test"] == "Fisher exact" else ""
     text += (f"{window}响应率 实验组 {fmt_pct(row['rate'])} vs 对照组 {fmt_pct(row['control_rate'])}，"
-             f"提升 **{fmt_pp(row['difference'])}**（{interval} {fmt_pp(low)} ~ {fmt_pp(high)}，p={p:.1g}{exact}）")
+             f"提升 **{fmt_pp(row['difference'])}**（{interval} {fmt_pp(low)} ~ {fmt_pp(high)}，{fmt_p(p)}{exact}）")
     if "incremental_value" in row:
         text += f"，增量有效金额 **{fmt_yuan(row['incremental_value'])}**"
     text += "。"
-    if not (low > 0 or high < 0):
+    status = response_status(row, final)
+    if status == "样本不足":
+        text += " 人数太少，不能下结论。"
+    elif status in ("不显著", "中期结果"):
         text += " 提升尚不显著。" if final else " 尚不能下结论，继续观察。"
     elif not final:
         text += " 已可下结论。"
@@ -178,11 +181,13 @@ MIN_AUDIENCE = 200
 
 def response_status(row: Any, final: bool = True) -> str:
     """显著 / 负向显著 / 不显著 / 样本不足 / 中期结果 for one arm's comparison (:func:`crm_lab.uplift.test`)."""
-    low, high = ((row["difference_low"], row["difference_high"]) if final else
-                 (row.get("difference_always_low", row["difference_low"]), row.get("difference_always_high", row["difference_high"])))
-    if low > 0:
+    low, high, p = ((row["difference_low"], row["difference_high"], row["p_value"]) if final else
+                    (row.get("difference_always_low", row["difference_low"]), row.get("difference_always_high", row["difference_high"]),
+                     row.get("p_value_always_valid", row["p_value"])))
+    # Both the interval and the test that ran must agree (3/3 vs 0/3: the interval excludes 0, Fisher's p is 0.10).
+    if low > 0 and p < 0.05:
         return "显著"
-    if high < 0:
+    if high < 0 and p < 0.05:
         return "负向显著"
     if min(row["customers"], row["control_customers"]) < MIN_AUDIENCE / 2 or row["test"] == "Fisher exact":
         return "样本不足"
@@ -217,8 +222,12 @@ def response_decision(result: Any, window: str = "7天", observed_until: Any = N
     return {"text": response_verdict(result, window=window, observed_until=observed_until), "status": status, "advice": advice}
 
 
-def gap_decision(g: Any) -> Decision:
-    """大促 Gap top box: whether touches can close the gap at the planned incremental response."""
+def gap_decision(g: Any, status: Any = None) -> Decision:
+    """大促 Gap top box: whether touches can close the gap at the planned incremental response; once
+    the event is over (``status``, :func:`crm_lab.campaign.reconcile`), whether it reached its target."""
+    if status is not None and status.attained is not None:
+        done = campaign_decision(status)
+        return {**done, "text": f"活动已结束。{done['text']}"}
     s = g.summary()["value"]
     needed, audience = s["extra buyers needed"], s["audience to touch"]
     reachable = audience * g.touch_uplift
@@ -236,9 +245,20 @@ def gap_decision(g: Any) -> Decision:
             "advice": f"第一波触达这 {audience:,.0f} 人，第二波追未购买的客户"}
 
 
-def waves_decision(plan: Any) -> Decision:
-    """大促两波 top box: both waves' sizes and, once known, what they bought."""
+def waves_decision(plan: Any, status: Any = None) -> Decision:
+    """大促两波 top box: both waves' sizes and, once known, what they bought; with ``status``
+    (:func:`crm_lab.campaign.reconcile`) the increment each sent wave earned against its control group."""
     t = plan.summary().set_index("wave")
+    measured = status.waves.dropna(subset=["incremental_value"]) if status is not None and "incremental_value" in status.waves else None
+    if measured is not None and len(measured):
+        text = wave_plan_verdict(plan).replace("购买率含对照组，触达的增量请看活动响应报告。", "购买率含对照组。")
+        for row in measured.itertuples():
+            text += (f"{row.name}对比对照组：响应提升 {fmt_pp(row.difference)}，增量有效金额 **{fmt_yuan(row.incremental_value)}**"
+                     f"（95% 区间 {fmt_yuan(row.incremental_value_low)} ~ {fmt_yuan(row.incremental_value_high)}）。")
+        first = measured.iloc[0]
+        worked = first["difference_low"] > 0
+        advice = (f"{first['name']}有效：第二波按计划发送" if worked else f"{first['name']}的提升不显著：第二波换权益或缩小到响应高的人群")
+        return {"text": text, "status": "显著" if worked else "不显著", "advice": advice}
     if "wave2" in t.index:
         w2 = t.loc["wave2"]
         status, advice = "已圈选", f"第二波 {w2['customers']:,} 人 {w2['send_on']:%m-%d} 发送；增量看活动响应报告的对照组比较"
