@@ -44,7 +44,8 @@ def overview_cards(ov: Any) -> list[Card]:
     k = ov.kpis
     return [
         ("累计客户数", f"{int(k['customers']):,}", f"近12个月活跃 {int(k['active_customers']):,}"),
-        ("近12个月有效金额", fmt_yuan(ov.last_12m), "实付 - 退款"),
+        ("近12个月有效金额", fmt_yuan(ov.last_12m),
+         f"较前12个月 {fmt_pct(ov.growth, signed=True)}" if not np.isnan(ov.growth) else "前12个月无数据，无法比较"),
         ("客单价", fmt_yuan(k["aov"]), "有效金额 / 订单数"),
         ("复购率", fmt_pct(k["repeat_rate"]), f"退款率 {fmt_pct(k['refund_rate'])}"),
     ]
@@ -114,9 +115,9 @@ def clv_cards(model: Any, predictions: pd.DataFrame, holdout: Any, horizon_days:
     trusted = model.trustworthy
     return [
         ("预测价值合计", fmt_yuan(predictions["clv"].sum()) if trusted else "–", f"未来{horizon_days}天" if trusted else "模型不可信"),
-        ("平均活跃概率", fmt_pct(predictions["p_alive"].mean()) if trusted else "–", "P(alive)" if trusted else "模型不可信"),
-        ("验证期误差 (MAE)", f"{hs['MAE per customer (model)']:.3f}", f"朴素预测 {hs['MAE per customer (naive)']:.3f}"),
-        ("客户数", f"{len(predictions):,}", ""),
+        ("平均活跃概率", fmt_pct(predictions["p_alive"].mean()) if trusted else "–", "仍会再来购买的概率" if trusted else "模型不可信"),
+        ("验证期人均误差", f"{hs['MAE per customer (model)']:.3f}", f"对比朴素预测 {hs['MAE per customer (naive)']:.3f}（越小越好）"),
+        ("客户数", f"{len(predictions):,}", "有购买记录的全部客户"),
     ]
 
 
