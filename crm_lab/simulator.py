@@ -618,6 +618,33 @@ STAGES = (_people, _purchases, _live_views, _campaigns, _order_attributes, _cata
           _line_values, _refunds, _orders_table, _members, _events, _unpaid)
 
 
+def _member_programme(w: _World, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """会员权益 and coupons that keep the platform's rules: a members-only benefit every 30-50 days,
+    lasting 14-30; for each promotion a store coupon and a member coupon worth more at the same
+    threshold. Drawn from their own stream, so the rest of the seeded shop is unchanged."""
+    rng = np.random.default_rng([seed, 2025])
+    days = (w.t_end - w.t_start).days
+    starts = np.cumsum(rng.integers(30, 51, size=days // 30 + 1))
+    starts = starts[starts < days]
+    benefits = pd.DataFrame({
+        "benefit_id": [f"B{i + 1:03d}" for i in range(starts.size)],
+        "kind": rng.choice(["gift", "points", "member_price"], size=starts.size),
+        "starts_at": w.t_start + pd.to_timedelta(starts, unit="D"),
+        "ends_at": w.t_start + pd.to_timedelta(starts + rng.integers(14, 31, size=starts.size), unit="D"),
+        "members_only": 1,
+    })
+    rows = []
+    for k, (name, s_t, e_t, _lift) in enumerate(w.promos):
+        store = float(rng.choice([10.0, 20.0, 30.0]))
+        begin, stop = w.t_start + pd.Timedelta(days=s_t), w.t_start + pd.Timedelta(days=e_t)
+        rows += [{"coupon_id": f"S{k + 1:02d}", "audience": "store", "discount": store, "threshold": 199.0, "starts_at": begin, "ends_at": stop},
+                 {"coupon_id": f"M{k + 1:02d}", "audience": "member", "discount": store + float(rng.choice([10.0, 20.0])),
+                  "threshold": 199.0, "starts_at": begin, "ends_at": stop}]
+    coupons = pd.DataFrame(rows, columns=["coupon_id", "audience", "discount", "threshold", "starts_at", "ends_at"])
+    gaps = np.diff(np.r_[0, starts]) if starts.size else np.array([days])
+    return benefits, coupons, {"member_benefit_every_days": (30, 50), "coupon_violations": 0, "longest_benefit_start_gap": int(gaps.max())}
+
+
 def simulate(n_customers: int, start: str, end: str, seed: int, config: ShopConfig, *, campaigns: bool = True,
              progress: bool = False) -> Shop:
     """Run the stages for ``n_customers`` people over ``[start, end]`` and assemble the shop (see
@@ -632,9 +659,10 @@ def simulate(n_customers: int, start: str, end: str, seed: int, config: ShopConf
     for stage in tqdm(STAGES, desc="make_shop", disable=not progress):
         stage(w)
     truth = _truth(w)
+    benefits, coupons, truth["member_programme"] = _member_programme(w, seed)
     return Shop(
         orders=w.orders, members=w.members, products=_products_table(w), touches=_touches_table(w), events=w.events,
-        unpaid_orders=w.unpaid_orders, truth=truth, as_of=t_end, name="示例店铺",
+        unpaid_orders=w.unpaid_orders, benefits=benefits, coupons=coupons, truth=truth, as_of=t_end, name="示例店铺",
         # The shop's own promotion calendar (event -> first and last day), as a real shop knows it.
         calendar={row.event: (f"{row.start:%Y-%m-%d}", f"{row.end - pd.Timedelta(days=1):%Y-%m-%d}")
                   for row in truth["promotions"].itertuples()},

@@ -252,3 +252,18 @@ def test_an_imported_folder_is_validated_once_until_a_table_changes(tmp_path, da
     os.utime(orders, ns=(orders.stat().st_atime_ns, orders.stat().st_mtime_ns + 1_000_000))
     cl.data.read_shop(shop_dir)
     assert calls == ["orders"]  # a table file changed: validated again
+
+
+def test_benefits_and_coupons_import_beside_the_orders(tmp_path, day1, monkeypatch):
+    monkeypatch.setenv("CRM_LAB_SALT", SALT)
+    benefits = tmp_path / "benefits.csv"
+    benefits.write_text("benefit_id,kind,starts_at,ends_at,members_only\nB1,gift,2025-09-01,2025-09-30,1\n", encoding="utf-8")
+    coupons = tmp_path / "coupons.csv"
+    coupons.write_text("coupon_id,audience,discount,threshold,starts_at,ends_at\nM1,member,30,199,2025-09-01,2025-09-10\n"
+                       "S1,store,10,199,2025-09-01,2025-09-10\n", encoding="utf-8")
+    shop_dir = tmp_path / "shop"
+    assert main(["import", "--out", str(shop_dir), "--orders", str(day1), "--preset", "douyin", "--as-of", "2025-10-07",
+                 "--benefits", str(benefits), "--coupons", str(coupons)]) == 0
+    shop = cl.data.read_shop(shop_dir)
+    check = cl.lifecycle.membership_check(shop)
+    assert check.findings.empty and round(check.days_since_benefit) == 8  # 09-30 .. the end of 10-07

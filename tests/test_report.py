@@ -185,6 +185,7 @@ SUITE = {
     "influencer_repurchase": "{acquired_within: 180D, days: 30}",
     "new_member_first_purchase": "{joined_within: 30D}",
     "high_potential": "{}",
+    "member_lifecycle": "{within: 30D}",
 }
 
 
@@ -226,6 +227,11 @@ def _expected_values(notebook: str, shop) -> list[str]:
         return [f"{cl.recipes.new_member_first_purchase(shop, joined_within='30D').sizes().sum():,}"]
     if notebook == "high_potential":
         return [f"{cl.recipes.high_potential(shop).sizes().sum():,}"]
+    if notebook == "member_lifecycle":
+        f = cl.lifecycle.funnel(shop, within="30D")
+        done = f[f["complete"] & (f["eligible"] > 0)]
+        check = cl.lifecycle.membership_check(shop)
+        return [fmt.fmt_pct(done["first_purchase_rate"].iloc[-1]), f"{check.days_since_benefit:.0f} 天"]
     return []
 
 

@@ -153,6 +153,8 @@ def import_shop(
     products: list[str | os.PathLike[str]] | None = None,
     touches: list[str | os.PathLike[str]] | None = None,
     events: list[str | os.PathLike[str]] | None = None,
+    benefits: list[str | os.PathLike[str]] | None = None,
+    coupons: list[str | os.PathLike[str]] | None = None,
     preset: str | None = None,
     mapping: Mapping | str | os.PathLike[str] | None = None,
     salt: str | None = None,
@@ -171,7 +173,7 @@ def import_shop(
         Order exports (a preset's, or any file the mapping describes).
     refunds : path, optional
         The Douyin after-sales export (售后表) for ``preset="douyin"``.
-    members, products, touches, events : list of paths, optional
+    members, products, touches, events, benefits, coupons : list of paths, optional
         Files of the other tables: canonical columns, or mapped by the mapping's table of that name.
     preset : {"douyin", "tmall"}, optional
     mapping : Mapping or path, optional
@@ -198,13 +200,14 @@ def import_shop(
     clean_stale(out)
     meta = _read_meta(out)
     _check_salt(meta, salt)
-    inputs = [Path(p) for p in [*orders, *(members or []), *(products or []), *(touches or []), *(events or [])]]
+    inputs = [Path(p) for p in [*orders, *(members or []), *(products or []), *(touches or []), *(events or []), *(benefits or []),
+                                *(coupons or [])]]
     stamp = pd.Timestamp(as_of) if as_of is not None else _newest_file_time(inputs, _tz(spec))
     stage = temp_path(out / "import", "staging")
     (stage / "quarantine").mkdir(parents=True)
     try:
         read = _read_all(stage, spec, preset, salt, stamp, errors, orders=orders, refunds=refunds, members=members,
-                         products=products, touches=touches, events=events)
+                         products=products, touches=touches, events=events, benefits=benefits, coupons=coupons)
         files_per_table = pd.Series([f.table for f in read["files"]]).value_counts().to_dict()
         tables, table_quality = _merge(out, read["tables"], stamp, files_per_table)
         shop = Shop(**tables, as_of=stamp, name=name or (spec.options.get("name") if spec else None) or meta.get("name") or out.name,

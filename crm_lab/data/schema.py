@@ -8,7 +8,7 @@ Examples
 --------
 >>> from crm_lab.data import SCHEMA
 >>> sorted(SCHEMA)
-['events', 'members', 'orders', 'products', 'touches', 'unpaid_orders']
+['benefits', 'coupons', 'events', 'members', 'orders', 'products', 'touches', 'unpaid_orders']
 """
 
 from __future__ import annotations
@@ -93,6 +93,10 @@ SCHEMA: dict[str, dict[str, str]] = {
         "cost": "float",
     },
     "events": {"customer_id": "str", "event": "str", "at": "datetime", "ref": "str"},
+    # 会员权益 and 优惠券: what the platform's member-system rules are checked on (crm_lab.lifecycle).
+    "benefits": {"benefit_id": "str", "kind": "str", "starts_at": "datetime", "ends_at": "datetime", "members_only": "int"},
+    "coupons": {"coupon_id": "str", "audience": "str", "discount": "float", "threshold": "float", "starts_at": "datetime",
+                "ends_at": "datetime"},
 }
 
 
@@ -104,6 +108,8 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "products": ("product_id",),
     "touches": ("touch_id", "campaign_id", "customer_id", "sent_at", "group"),
     "events": ("customer_id", "event", "at"),
+    "benefits": ("benefit_id", "starts_at", "members_only"),
+    "coupons": ("coupon_id", "audience", "discount", "starts_at"),
 }
 
 
@@ -115,6 +121,8 @@ KEYS: dict[str, tuple[str, ...]] = {
     "products": ("product_id", "sku_id"),
     "touches": ("touch_id",),
     "events": (),
+    "benefits": ("benefit_id",),
+    "coupons": ("coupon_id",),
 }
 
 
@@ -122,6 +130,10 @@ GENRES = ("live", "short_video", "product_card", "other")
 
 
 TOUCH_GROUPS = ("treatment", "control")
+
+
+#: Who a coupon is for: members only (会员券) or every buyer of the store (店铺券).
+COUPON_AUDIENCES = ("member", "store")
 
 
 EVENTS = ("live_view", "add_to_cart", "product_view", "follow")
@@ -202,6 +214,8 @@ class Shop:
     touches: Any = None
     events: Any = None
     unpaid_orders: Any = None
+    benefits: Any = None
+    coupons: Any = None
     truth: dict[str, Any] = field(default_factory=dict)
     as_of: pd.Timestamp | None = None
     name: str = "shop"
@@ -353,9 +367,15 @@ def _rules(table: str, cols: list[str], as_of: pd.Timestamp | None, frame: nw.La
         )
     if table == "touches" and "group" in cols:
         rules.append(("group", f"have a group outside {TOUCH_GROUPS}", ~nw.col("group").is_in(TOUCH_GROUPS), "group must be 'treatment' or 'control'"))
+    if table == "coupons" and "audience" in cols:
+        rules.append(("audience", f"have an audience outside {COUPON_AUDIENCES}", ~nw.col("audience").is_in(COUPON_AUDIENCES),
+                      "audience must be 'member' (会员券) or 'store' (店铺券)"))
+    if table in ("benefits", "coupons") and {"starts_at", "ends_at"} <= set(cols):
+        rules.append(("ends_at", "end before they start", nw.col("ends_at") < nw.col("starts_at"), "check starts_at and ends_at"))
     if table == "events" and "event" in cols:
         rules.append(("event", f"have an event outside {EVENTS}", ~nw.col("event").is_in(EVENTS), f"event must be one of {EVENTS}"))
-    time_col = {"orders": "paid_at", "unpaid_orders": "created_at", "members": "joined_at", "touches": "sent_at", "events": "at"}.get(table)
+    time_col = {"orders": "paid_at", "unpaid_orders": "created_at", "members": "joined_at", "touches": "sent_at", "events": "at",
+                "benefits": "starts_at", "coupons": "starts_at"}.get(table)
     if as_of is not None and time_col in cols:
         rules.append(
             (

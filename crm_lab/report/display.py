@@ -185,7 +185,8 @@ def header(report: str, shop: Any = None, *, period: str | None = None, **meta: 
 BADGES = {"显著": "good", "达标": "good", "预计达标": "good", "可信": "good", "可投放": "good", "增长": "good",
           "不显著": "neutral", "进行中": "neutral", "中期结果": "neutral", "待圈选": "neutral", "已圈选": "neutral",
           "有缺口": "warn", "样本不足": "warn", "人群过小": "warn", "数据不足": "warn", "下滑": "warn",
-          "未达标": "bad", "负向显著": "bad", "模型不可信": "bad", "无法补足": "bad"}
+          "未达标": "bad", "负向显著": "bad", "模型不可信": "bad", "无法补足": "bad",
+          "规则达标": "good", "规则预警": "warn", "规则违规": "bad"}
 
 
 def _marked(text: str) -> str:

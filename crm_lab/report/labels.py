@@ -13,7 +13,7 @@ from __future__ import annotations
 import pandas as pd
 
 __all__ = ["GENRE_ZH", "WAVE_ZH", "BASIS_ZH", "TIER_ZH", "WAVE_AUDIENCE_ZH", "AUDIENCE_ZH", "REPORT_NAMES", "META_ZH", "DEFINITIONS", "REPORT_DEFINITIONS",
-           "genre_names", "definitions_line", "FEATURE_ZH",
+           "genre_names", "definitions_line", "MEMBERSHIP_RULE_ZH", "SEVERITY_ZH", "FEATURE_ZH",
            "feature_name", "window_name"]
 
 #: 流量体裁: Chinese labels of the canonical traffic genres.
@@ -41,7 +41,11 @@ REPORT_NAMES = {
     "promotion_waves": "大促两波触达", "response_report": "活动响应报告", "clv": "客户价值预测",
     "audience_builder": "人群圈选", "new_product_launch": "新品上市人群", "sample_to_full_size": "派样转正装",
     "influencer_repurchase": "达人新客复购", "new_member_first_purchase": "新会员首购", "high_potential": "高潜人群",
+    "member_lifecycle": "会员生命周期",
 }
+#: The platform's member-system rules (:func:`crm_lab.lifecycle.membership_check`) and how bad a finding is.
+MEMBERSHIP_RULE_ZH = {"benefit_gap": "会员权益空窗", "member_coupon_not_better": "会员券不优于同期店铺券"}
+SEVERITY_ZH = {"warning": "预警", "breach": "违规"}
 #: Provenance labels of :func:`crm_lab.report.header`.
 META_ZH = {"event": "活动期", "baselines": "对比往期", "data": "数据", "campaign": "活动", "sent": "发送", "horizon": "预测期",
            "acquired": "获客期", "joined": "入会期", "product": "新品", "sample": "小样", "full_size": "正装", "window": "窗口"}
@@ -55,6 +59,9 @@ DEFINITIONS = {
     "clv": "预测价值 = 未来期间的预期有效金额，按年 8% 折现到今天",
     "gap": "Gap = 目标 - 老客基线预测 - 新客预计",
     "days": "日期按店铺所在时区，数据截至当日 0 点",
+    "first_purchase": "首购 = 入会后窗口内第一笔有效订单（入会前已购买的会员单列）",
+    "repurchase_day": "复购 = 首购之后另一天的有效订单；窗口未满的会员不计入比率",
+    "benefit": "会员权益 = 会员专享权益或会员券；超过 90 天没有，平台关闭会员体系",
 }
 #: Template -> the definitions its footer states.
 REPORT_DEFINITIONS = {
@@ -62,7 +69,7 @@ REPORT_DEFINITIONS = {
     "campaign_gap": ("net", "gap", "days"), "promotion_waves": ("net", "days"), "response_report": ("net", "response", "incremental"),
     "clv": ("clv", "net"), "audience_builder": ("net", "days"), "new_product_launch": ("net", "days"),
     "sample_to_full_size": ("net", "days"), "influencer_repurchase": ("net", "repeat"), "new_member_first_purchase": ("net", "days"),
-    "high_potential": ("net", "days"),
+    "high_potential": ("net", "days"), "member_lifecycle": ("first_purchase", "repurchase_day", "benefit"),
 }
 
 

@@ -46,6 +46,7 @@ NEEDS: dict[str, tuple[Need, ...]] = {
     "response_report": (Need("touches", None, "触达记录（谁在何时收到了哪次活动、实验组或对照组）"),),
     "high_potential": (Need("events", None, "行为事件（看直播、加购等）"),),
     "new_member_first_purchase": (Need("members", None, "会员表（入会时间）"),),
+    "member_lifecycle": (Need("members", None, "会员表（入会时间：入会→首购→复购）"),),
     "sample_to_full_size": (Need("products", "sample_of", "商品表的 sample_of（哪个小样对应哪个正装）"),),
     "audience_builder": (Need("products", "sample_of", "商品表的 sample_of（派样→正装人群）"),
                          Need("orders", "influencer_id", "订单的达人 ID（达人新客人群）")),

@@ -24,7 +24,7 @@ from crm_lab.report.labels import WAVE_ZH
 
 __all__ = ["overview_verdict", "overview_cards", "wave_plan_verdict", "wave_plan_cards", "window_text", "clv_verdict", "clv_cards", "clv_notes",
            "response_verdict", "response_status", "response_decision", "gap_decision", "waves_decision", "campaign_decision",
-           "overview_decision", "clv_decision", "audience_decision", "MIN_AUDIENCE"]
+           "overview_decision", "clv_decision", "audience_decision", "lifecycle_decision", "MIN_AUDIENCE"]
 
 Card = tuple[str, str, str]
 
@@ -316,3 +316,39 @@ def audience_decision(text: str, size: int, what: str = "人群") -> Decision:
         return {"text": text, "status": "人群过小",
                 "advice": f"{what}只有 {size:,} 人，留对照后测不出效果：放宽规则（更长的时间窗）或与其他场景合并发送"}
     return {"text": text, "status": "可投放", "advice": f"导出{what}发送，留对照组，发送后看活动响应报告"}
+
+
+#: The membership check's status as a badge.
+MEMBERSHIP_BADGE = {"ok": "规则达标", "warning": "规则预警", "breach": "规则违规"}
+
+
+def lifecycle_decision(funnel: pd.DataFrame, cohorts: pd.DataFrame, check: Any = None, within: str = "30天") -> Decision:
+    """会员生命周期 top box: the last complete cohort's first purchase and repurchase, 新人三单, and the
+    member-system rules (``check``: :func:`crm_lab.lifecycle.membership_check`, or None without its tables)."""
+    from crm_lab.report.labels import MEMBERSHIP_RULE_ZH
+
+    done = funnel[funnel["complete"] & (funnel["eligible"] > 0)]
+    text = ""
+    if len(done):
+        last = done.iloc[-1]
+        text += (f"{last['cohort']:%Y-%m} 入会的新会员 {int(last['new_to_buy']):,} 人，{within}首购率 **{fmt_pct(last['first_purchase_rate'])}**"
+                 f"（{fmt_pct(last['first_purchase_low'])} ~ {fmt_pct(last['first_purchase_high'])}），首购后{within}复购率 "
+                 f"{fmt_pct(last['repurchase_rate'])}。")
+    seen = cohorts[cohorts["eligible"] > 0]
+    if len(seen):
+        n = seen["eligible"].sum()
+        text += f"新人三单：二单率 **{fmt_pct(seen['second'].sum() / n)}**，三单率 {fmt_pct(seen['third'].sum() / n)}（{int(n):,} 位已观察满的新客）。"
+    if check is None:
+        return {"text": text + "本店没有权益与优惠券表，未检查会员体系规则。", "status": None,
+                "advice": "补充会员权益与优惠券数据，以免会员体系因 90 天无权益被平台关闭"}
+    if np.isnan(check.days_since_benefit):
+        text += "会员体系：从未提供会员权益。"
+    else:
+        text += f"会员体系：距上次会员权益 **{check.days_since_benefit:.0f}** 天（60 天预警，90 天平台关闭）。"
+    if check.status == "ok":
+        return {"text": text, "status": MEMBERSHIP_BADGE["ok"], "advice": "新会员入会 7 天内发首购券，首购后 30 天内推二单权益"}
+    worst = check.findings.sort_values("severity").iloc[0] if len(check.findings) else None
+    rules = "、".join(dict.fromkeys(MEMBERSHIP_RULE_ZH.get(r, r) for r in check.findings["rule"]))
+    advice = (f"立即上线会员专享权益或会员券（已 {check.days_since_benefit:.0f} 天没有）" if check.days_since_benefit >= 60
+              else f"处理「{rules}」：见下方明细" + (f"（{'、'.join(worst['rows'])}）" if worst is not None and worst["rows"] else ""))
+    return {"text": text + f"发现 {len(check.findings)} 项：{rules}。", "status": MEMBERSHIP_BADGE[check.status], "advice": advice}
