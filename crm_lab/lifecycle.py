@@ -138,7 +138,7 @@ def _repurchases(shop: Shop, conv: pd.DataFrame, span: pd.Timedelta, end: pd.Tim
 
 
 def _kept_orders(shop: Shop, as_of: Any) -> tuple[pd.DataFrame, pd.Timestamp]:
-    """Every kept order (net of refunds above 0): customer, order, time and first line's product, in time order."""
+    """Every kept order (net of refunds above 0): customer, order, time and a product (the smallest id of its lines), in time order."""
     lines, used = order_lines(shop, as_of=as_of, keep=["product_id"])
     orders = engine.collect(lines.group_by("customer_id", "order_id").agg(
         nw.col("paid_at").min(), nw.col("net").sum(), nw.col("product_id").min()).filter(nw.col("net") > 0))
@@ -170,8 +170,8 @@ def first_orders_progress(shop: Shop, *, as_of: Any = None, cohort: str = "1mo",
       order), ``second`` and ``third`` (reached within the window), ``second_rate`` /
       ``third_rate`` with Wilson ``_low`` / ``_high``, ``days_to_second`` and
       ``second_to_third`` (median days, among those who got there in the window), ``complete``.
-    * ``products``: the first order's product (its first line) by how many eligible customers it
-      led to a second order: ``product_id, customers, second, second_rate`` with the interval,
+    * ``products``: the first order's product (the smallest product id when it has several) by how
+      many eligible customers it led to a second order: ``product_id, customers, second, second_rate`` with the interval,
       the ``top`` with most second orders.
 
     Examples
