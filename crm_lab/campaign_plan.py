@@ -22,7 +22,7 @@ Examples
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -143,7 +143,7 @@ class CampaignPlan:
     waves: tuple[Wave, ...] = field(default_factory=tuple)
 
     @classmethod
-    def from_dict(cls, spec: dict[str, Any], id: str = "campaign") -> CampaignPlan:  # noqa: A002 (the params file's word)
+    def from_dict(cls, spec: dict[str, Any], id: str = "campaign") -> CampaignPlan:
         """A plan from a params file's ``plan:`` (plain data); every problem is an error naming the key.
 
         Examples
@@ -175,7 +175,7 @@ class CampaignPlan:
         if len(waves) == 2 and not start <= waves[1].select_on < end:
             raise ValueError(f"plan.waves[1].select_on {waves[1].select_on:%Y-%m-%d} must fall within the event and before its last day")
         target = spec.get("target_net_amount")
-        id = str(spec.get("id") or id)  # noqa: A001
+        id = str(spec.get("id") or id)
         return cls(id, str(spec.get("name") or id), start, end, None if target is None else float(target), baselines,
                    float(spec.get("touch_uplift", 0.03)), waves)
 
@@ -184,10 +184,15 @@ class CampaignPlan:
         """``(first day, last day)`` as the analyses take it."""
         return (f"{self.event_start:%Y-%m-%d}", f"{self.event_end:%Y-%m-%d}")
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data (dates as text), as a manifest records it."""
-        return {k: (str(v) if isinstance(v, pd.Timestamp) else v) for k, v in asdict(self).items() if k != "waves"} | {
-            "waves": [{k: (str(v) if isinstance(v, pd.Timestamp) else v) for k, v in asdict(w).items()} for w in self.waves]}
+    @property
+    def baseline_days(self) -> list[tuple[str, str]]:
+        """The baselines as ``(first day, last day)`` text pairs, as :func:`crm_lab.planning.gap` takes them."""
+        return [(f"{a:%Y-%m-%d}", f"{b:%Y-%m-%d}") for a, b in self.baselines]
+
+    @property
+    def send_days(self) -> tuple[pd.Timestamp, ...]:
+        """Each wave's send time, in wave order."""
+        return tuple(w.send_at for w in self.waves)
 
 
 def _wave1(shop: Shop, plan: CampaignPlan) -> Audience:
@@ -197,7 +202,7 @@ def _wave1(shop: Shop, plan: CampaignPlan) -> Audience:
 
         if plan.target_net_amount is None or not plan.baselines:
             raise ValueError("plan.waves[0].audience gap needs the plan's target_net_amount and baselines")
-        return gap(shop, plan.event, plan.target_net_amount, [tuple(map(str, b)) for b in plan.baselines],
+        return gap(shop, plan.event, plan.target_net_amount, plan.baseline_days,
                    touch_uplift=plan.touch_uplift, exclude_recent_buyers=wave.exclude_recent_buyers or "0D").wave1
     if wave.audience == "active":
         aud = Audience(shop, wave.select_on, "wave1").bought(within=wave.within)
@@ -270,6 +275,11 @@ class CampaignStatus(Result):
     two_waves: Any = None
 
     @property
+    def measured(self) -> pd.DataFrame:
+        """The waves sent with both groups, whose increment against control is known."""
+        return self.waves.dropna(subset=["incremental_value"]) if "incremental_value" in self.waves else self.waves.iloc[0:0]
+
+    @property
     def attained(self) -> bool | None:
         """Whether the event reached its target (None while it runs or without a target)."""
         if not self.complete or np.isnan(self.target):
@@ -318,17 +328,19 @@ def _sent(shop: Shop, wave: Wave, selected: pd.Series | None) -> dict[str, Any]:
     return row
 
 
-def plan_gap(shop: Shop, plan: CampaignPlan) -> Any:
+def plan_gap(shop: Shop, plan: CampaignPlan, wave1: Audience | None = None) -> Any:
     """The gap to the plan's target (:func:`crm_lab.planning.gap`) with the plan's waves: its
-    touch plan counts the selected wave 1 and sends on the plan's days."""
+    touch plan counts the selected wave 1 (``wave1``, selected here when not given) and sends on
+    the plan's days."""
     from crm_lab.planning import gap
 
     if plan.target_net_amount is None or not plan.baselines:
         raise ValueError(f"plan {plan.id}: the gap needs target_net_amount and baselines in the plan")
-    return gap(shop, plan.event, plan.target_net_amount, [tuple(f"{d:%Y-%m-%d}" for d in b) for b in plan.baselines],
+    if wave1 is None and plan.waves:
+        wave1 = select_waves(shop, plan).audiences["wave1"]
+    return gap(shop, plan.event, plan.target_net_amount, plan.baseline_days,
                touch_uplift=plan.touch_uplift, wave2_at=plan.waves[1].select_on if len(plan.waves) == 2 else None,
-               wave1=select_waves(shop, plan).audiences["wave1"] if plan.waves else None,
-               send_on=tuple(w.send_at for w in plan.waves) or None)
+               wave1=wave1, send_on=plan.send_days or None)
 
 
 def plan_waves(shop: Shop, plan: CampaignPlan) -> Any:
@@ -337,8 +349,7 @@ def plan_waves(shop: Shop, plan: CampaignPlan) -> Any:
 
     recipe = select_waves(shop, plan)
     wave2_at = recipe.audiences["wave2"].as_of if "wave2" in recipe.audiences else None
-    return wave_plan(shop, plan.event, wave2_at=wave2_at, send_on=tuple(w.send_at for w in plan.waves),
-                     wave1=recipe.audiences["wave1"])
+    return wave_plan(shop, plan.event, wave2_at=wave2_at, send_on=plan.send_days, wave1=recipe.audiences["wave1"])
 
 
 def _planned(g: Any) -> pd.Series:
@@ -382,7 +393,8 @@ def reconcile(shop: Shop, plan: CampaignPlan) -> CampaignStatus:
     """
     two_waves = plan_waves(shop, plan)
     waves = two_waves.recipe
-    g = plan_gap(shop, plan) if plan.target_net_amount is not None and plan.baselines else None
+    # The gap's touch plan counts the waves just selected: selected once, the same on every page.
+    g = plan_gap(shop, plan, waves.audiences["wave1"]) if plan.target_net_amount is not None and plan.baselines else None
     planned = _planned(g)
     sent_campaigns = _campaigns_sent(shop)
     rows = []

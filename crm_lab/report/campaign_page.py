@@ -49,7 +49,7 @@ def campaign_cards(status: Any) -> list[tuple[str, str, str]]:
               (f"目标 {fmt_yuan(status.target)} · 完成 {fmt_pct(status.actual / status.target)}" if not np.isnan(status.target) else "活动期内")
               + ("" if status.complete else f" · 截至 {status.actual_until:%m-%d}")),
              ("基线预测", fmt_yuan(status.forecast), "不触达时老客 + 新客（往期同类大促）")]
-    measured = status.waves[status.waves["incremental_value"].notna()] if "incremental_value" in status.waves else status.waves.iloc[0:0]
+    measured = status.measured
     if len(measured):
         w = measured.iloc[0]
         cards += [(f"{w['name']}增量有效金额", fmt_yuan(w["incremental_value"]),

@@ -250,7 +250,7 @@ def waves_decision(plan: Any, status: Any = None) -> Decision:
     """大促两波 top box: both waves' sizes and, once known, what they bought; with ``status``
     (:func:`crm_lab.campaign.reconcile`) the increment each sent wave earned against its control group."""
     t = plan.summary().set_index("wave")
-    measured = status.waves.dropna(subset=["incremental_value"]) if status is not None and "incremental_value" in status.waves else None
+    measured = status.measured if status is not None else None
     if measured is not None and len(measured):
         text = wave_plan_verdict(plan).replace("购买率含对照组，触达的增量请看活动响应报告。", "购买率含对照组。")
         for row in measured.itertuples():
@@ -272,19 +272,16 @@ def waves_decision(plan: Any, status: Any = None) -> Decision:
 def campaign_decision(status: Any) -> Decision:
     """活动总览 top box: 目标 vs 预测 vs 实际 and the waves' incremental value."""
     target, actual = status.target, status.actual
-    waves = status.waves
     text = f"{status.plan.name}：实际有效金额 **{fmt_yuan(actual)}**"
     if not np.isnan(target):
         text += f"，目标 {fmt_yuan(target)}（完成 **{fmt_pct(actual / target)}**）"
     if not np.isnan(status.forecast):
         text += f"，不触达的基线预测 {fmt_yuan(status.forecast)}"
     text += "。" if status.complete else f"（截至 {status.actual_until:%m-%d}，活动尚未结束）。"
-    measured = waves[waves.get("incremental_value", pd.Series(index=waves.index, dtype=float)).notna()] if "incremental_value" in waves else waves.iloc[0:0]
-    for row in measured.itertuples():
+    for row in status.measured.itertuples():
         text += f"{row.name}增量有效金额 **{fmt_yuan(row.incremental_value)}**（{fmt_yuan(row.incremental_value_low)} ~ {fmt_yuan(row.incremental_value_high)}）。"
     if status.attained is None:
-        badge = "进行中" if not np.isnan(target) else "进行中"
-        advice = "活动结束后再判断是否达标"
+        badge, advice = "进行中", "活动结束后再判断是否达标"
     elif status.attained:
         badge, advice = "达标", "复盘增量最高的波次和人群，作为下次大促的基线"
     else:
