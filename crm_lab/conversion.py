@@ -41,9 +41,9 @@ from crm_lab.data import (
     window_length,
 )
 from crm_lab.summary import order_lines
-from crm_lab.uplift import wilson
+from crm_lab.uplift import rate_with_interval
 
-__all__ = ["first_orders", "at_first_payment", "conversion", "curve", "plot_curve", "samples", "influencer_repurchase", "member_first_purchase",
+__all__ = ["first_orders", "at_first_payment", "conversion", "curve", "plot_curve", "samples", "influencer_repurchase", "member_cohorts", "member_first_purchase",
            "pooled_rate", "plot_repurchase", "plot_cohorts", "OWN_SALES"]
 
 
@@ -216,14 +216,7 @@ def curve(conv: pd.DataFrame, *, days: Sequence[float] = (1, 7, 14, 30, 60, 90),
             converted = eligible & (part["days_to_convert"] <= d)
             rows.append({**({by: key} if by else {}), "days": d, "eligible": int(eligible.sum()), "converted": int(converted.sum())})
     out = pd.DataFrame(rows)
-    n = out["eligible"].to_numpy(dtype=float)
-    k = out["converted"].to_numpy(dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out["rate"] = np.where(n > 0, k / np.where(n > 0, n, 1), np.nan)
-        lo, hi = wilson(k, np.where(n > 0, n, 1), level)
-    # clip: the Wilson bounds at 0 or n successes are 0 and 1 up to rounding.
-    out["ci_low"] = np.where(n > 0, np.clip(lo, 0.0, 1.0), np.nan)
-    out["ci_high"] = np.where(n > 0, np.clip(hi, 0.0, 1.0), np.nan)
+    out["rate"], out["ci_low"], out["ci_high"] = rate_with_interval(out["converted"], out["eligible"], level)
     return out
 
 
@@ -332,6 +325,36 @@ def samples(shop: Shop, *, days: float = 30, as_of: Any = None) -> pd.DataFrame:
 
 
 @share_docs
+def member_cohorts(shop: Shop, *, freq: str = "1mo", as_of: Any = None, what: str = "this analysis") -> pd.DataFrame:
+    """Members who joined before the end of observation: ``customer_id, joined_at`` (the earliest),
+    ``cohort`` (``joined_at`` truncated to ``freq``) and ``before`` (a paid order before joining:
+    not new to buying), the start of every member funnel.
+
+    Raises
+    ------
+    ValueError
+        Without a members table, naming ``what`` needs it and how to add it.
+
+    Examples
+    --------
+    >>> import crm_lab as cl
+    >>> m = cl.conversion.member_cohorts(cl.datasets.make_shop(500, seed=1))
+    >>> list(m.columns)
+    ['customer_id', 'joined_at', 'before', 'cohort']
+    """
+    if shop.members is None:
+        raise ValueError(f"{what} needs the members table (customer_id, joined_at): the shop has none. "
+                         "Fix: import it with crm-lab import --members (or add members.parquet to the shop folder)")
+    end = observation_end(as_of if as_of is not None else shop.as_of)
+    lf = engine.lazy(shop.members)
+    members = engine.collect(lf.filter(nw.col("joined_at") < engine.timestamp(end, lf))
+                             .group_by("customer_id").agg(nw.col("joined_at").min())).astype({"customer_id": "str"})
+    first_paid = first_orders(shop, as_of=as_of).astype({"customer_id": "str"}).set_index("customer_id")["start_at"]
+    members["before"] = members["customer_id"].map(first_paid) < members["joined_at"]
+    members["cohort"] = members["joined_at"].dt.to_period(_pandas_freq(freq)).dt.start_time
+    return members
+
+
 def member_first_purchase(shop: Shop, *, freq: str = "1mo", days: Sequence[float] = (1, 7, 30), as_of: Any = None) -> pd.DataFrame:
     """新会员首购: per joining cohort, members who had not bought before joining and their first purchase.
 
@@ -356,18 +379,10 @@ def member_first_purchase(shop: Shop, *, freq: str = "1mo", days: Sequence[float
     >>> bool((t["joined"] == t["bought_before_joining"] + t["new_to_buy"]).all())
     True
     """
-    if shop.members is None:
-        raise ValueError("member_first_purchase: the shop has no members table. Fix: read members with crm_lab.data.read_table.")
-    end = observation_end(as_of if as_of is not None else shop.as_of)
-    lf = engine.lazy(shop.members)
-    members = engine.collect(lf.filter(nw.col("joined_at") < engine.timestamp(end, lf)).select("customer_id", "joined_at"))
-    members = members.drop_duplicates("customer_id")
-    first = first_orders(shop, as_of=as_of).set_index("customer_id")["start_at"]
-    before = members["customer_id"].map(first) < members["joined_at"]
-    members["cohort"] = members["joined_at"].dt.to_period(_pandas_freq(freq)).dt.start_time
-    starts = members.loc[~before].rename(columns={"joined_at": "start_at"}).reset_index(drop=True)
-    conv = conversion(shop, starts, as_of=as_of)
-    table = members.assign(before=before).groupby("cohort").agg(joined=("customer_id", "size"), bought_before_joining=("before", "sum"))
+    members = member_cohorts(shop, freq=freq, as_of=as_of, what="member_first_purchase")
+    starts = members.loc[~members["before"], ["customer_id", "joined_at", "cohort"]].rename(columns={"joined_at": "start_at"})
+    conv = conversion(shop, starts.reset_index(drop=True), as_of=as_of)
+    table = members.groupby("cohort").agg(joined=("customer_id", "size"), bought_before_joining=("before", "sum"))
     table["new_to_buy"] = table["joined"] - table["bought_before_joining"]
     rates = curve(conv, days=days, by="cohort")
     for d in days:
@@ -389,10 +404,8 @@ def pooled_rate(table: pd.DataFrame, converted: str = "repurchased", eligible: s
     (0.1, 40)
     """
     n, k = int(table[eligible].sum()), int(table[converted].sum())
-    lo, hi = wilson(np.array([k]), np.array([max(n, 1)]), level)
-    rate = k / n if n else float("nan")
-    return pd.Series({"eligible": n, "converted": k, "rate": rate,
-                      "ci_low": float(np.clip(lo[0], 0, 1)) if n else float("nan"), "ci_high": float(np.clip(hi[0], 0, 1)) if n else float("nan")})
+    rate, lo, hi = rate_with_interval([k], [n], level)
+    return pd.Series({"eligible": n, "converted": k, "rate": float(rate[0]), "ci_low": float(lo[0]), "ci_high": float(hi[0])})
 
 
 def plot_repurchase(table: pd.DataFrame, *, top: int = 12, ax: Any = None, days: float | None = None) -> Any:

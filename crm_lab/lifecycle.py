@@ -26,35 +26,18 @@ import numpy as np
 import pandas as pd
 
 from crm_lab import engine
-from crm_lab.conversion import _pandas_freq, conversion, first_orders
+from crm_lab.conversion import _pandas_freq, conversion, member_cohorts
 from crm_lab.data import SCHEMA, Shop, observation_end, window_length
 from crm_lab.results import Result
 from crm_lab.summary import order_lines
-from crm_lab.uplift import wilson
+from crm_lab.uplift import rate_with_interval
 
 __all__ = ["funnel", "first_orders_progress", "membership_check", "MembershipCheck", "BENEFIT_WARNING_DAYS", "BENEFIT_BREACH_DAYS"]
 
 
-def _members(shop: Shop, end: pd.Timestamp) -> pd.DataFrame:
-    """Each member's earliest joining before ``end``."""
-    if shop.members is None:
-        raise ValueError("funnel needs the members table (customer_id, joined_at): the shop has none. "
-                         "Fix: import it with crm-lab import --members (or add members.parquet to the shop folder)")
-    lf = engine.lazy(shop.members)
-    joined = engine.collect(lf.filter(nw.col("joined_at") < engine.timestamp(end, lf))
-                            .group_by("customer_id").agg(nw.col("joined_at").min()))
-    return joined.astype({"customer_id": "str"})
-
-
 def _with_interval(table: pd.DataFrame, hits: str, eligible: str, name: str, level: float) -> None:
     """``<name>_rate`` = hits / eligible with its Wilson interval (NaN where none is eligible)."""
-    n = table[eligible].to_numpy(float)
-    k = table[hits].to_numpy(float)
-    lo, hi = wilson(k, np.where(n > 0, n, 1), level)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        table[f"{name}_rate"] = np.where(n > 0, k / np.where(n > 0, n, 1), np.nan)
-    table[f"{name}_low"] = np.where(n > 0, np.clip(lo, 0, 1), np.nan)
-    table[f"{name}_high"] = np.where(n > 0, np.clip(hi, 0, 1), np.nan)
+    table[f"{name}_rate"], table[f"{name}_low"], table[f"{name}_high"] = rate_with_interval(table[hits], table[eligible], level)
 
 
 def funnel(shop: Shop, *, as_of: Any = None, cohort: str = "1mo", within: Any = "30D", level: float = 0.95) -> pd.DataFrame:
@@ -100,10 +83,7 @@ def funnel(shop: Shop, *, as_of: Any = None, cohort: str = "1mo", within: Any = 
     """
     end = observation_end(as_of if as_of is not None else shop.as_of)
     span = window_length(within)
-    members = _members(shop, end)
-    first_paid = first_orders(shop, as_of=as_of).astype({"customer_id": "str"}).set_index("customer_id")["start_at"]
-    members["before"] = members["customer_id"].map(first_paid) < members["joined_at"]
-    members["cohort"] = members["joined_at"].dt.to_period(_pandas_freq(cohort)).dt.start_time
+    members = member_cohorts(shop, freq=cohort, as_of=as_of, what="funnel")
     new = members.loc[~members["before"]].rename(columns={"joined_at": "start_at"}).reset_index(drop=True)
     conv = conversion(shop, new[["customer_id", "start_at", "cohort"]], as_of=as_of)
     conv["eligible"] = conv["start_at"] + span <= end

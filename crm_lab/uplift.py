@@ -34,7 +34,7 @@ from crm_lab import proportions, sequential
 from crm_lab.proportions import EXACT_BELOW, compare_rates
 from crm_lab.results import Result
 
-__all__ = ["test", "UpliftResult", "power", "wilson", "qini_curve", "qini_coefficient", "uplift_at_k", "TwoModelUplift"]
+__all__ = ["test", "UpliftResult", "power", "wilson", "rate_with_interval", "qini_curve", "qini_coefficient", "uplift_at_k", "TwoModelUplift"]
 
 
 def wilson(successes: np.ndarray, n: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
@@ -51,6 +51,24 @@ def wilson(successes: np.ndarray, n: np.ndarray, level: float = 0.95) -> tuple[n
 
     lo, hi = proportion_confint(np.asarray(successes, dtype=float), np.asarray(n, dtype=float), alpha=1 - level, method="wilson")
     return np.asarray(lo), np.asarray(hi)
+
+
+def rate_with_interval(successes: Any, n: Any, level: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rates ``successes / n`` with their Wilson interval (:func:`wilson`), NaN where ``n`` is 0;
+    the bounds are clipped to [0, 1] (at 0 or n successes they are 0 and 1 up to rounding).
+
+    Examples
+    --------
+    >>> from crm_lab.uplift import rate_with_interval
+    >>> rate, lo, hi = rate_with_interval([10, 0], [100, 0])
+    >>> float(rate[0]), round(float(lo[0]), 4), bool(np.isnan(rate[1]))
+    (0.1, 0.0552, True)
+    """
+    k, total = np.asarray(successes, dtype=float), np.asarray(n, dtype=float)
+    seen = total > 0
+    lo, hi = wilson(k, np.where(seen, total, 1), level)
+    rate = np.where(seen, k / np.where(seen, total, 1), np.nan)
+    return rate, np.where(seen, np.clip(lo, 0.0, 1.0), np.nan), np.where(seen, np.clip(hi, 0.0, 1.0), np.nan)
 
 
 def _bootstrap_mean_diff(t: np.ndarray, c: np.ndarray, draws: int, rng: np.random.Generator) -> np.ndarray:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import ast
 import math
 import os
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -317,6 +318,20 @@ def _same_kind(value: Any, default: Any) -> bool:
     return isinstance(value, type(default))
 
 
+def declared_parameters(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A template's ``parameters`` cell (papermill's ``inspect_notebook``), read once per file version:
+    a run checks every notebook's parameters and then what each declares."""
+    p = Path(path)
+    return _declared(str(p), p.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=64)
+def _declared(path: str, _mtime_ns: int) -> dict[str, Any]:
+    import papermill
+
+    return papermill.inspect_notebook(path)
+
+
 def check_parameters(notebook: str, parameters: dict[str, Any], where: str | None = None,
                      templates: list[str | os.PathLike[str]] | tuple = ()) -> None:
     """Check parameter names and values against a template's ``parameters`` cell, before any run.
@@ -340,10 +355,8 @@ def check_parameters(notebook: str, parameters: dict[str, Any], where: str | Non
     ...
     crm_lab.report.params.ParamsError: sample_to_full_size: unknown parameter 'sampel_product' ...
     """
-    import papermill
-
     path = resolve_notebook(notebook, templates)
-    declared = papermill.inspect_notebook(str(path))
+    declared = declared_parameters(path)
     where = where or notebook
     for key, value in parameters.items():
         check_value(value, f"{where}: {key}")

@@ -54,6 +54,7 @@ from crm_lab.report.params import (
     RunParams,
     check_parameters,
     check_value,
+    declared_parameters,
     load_params,
     parse_date,
     resolve_notebook,
@@ -329,13 +330,6 @@ def _unmet_needs(template: str, params: dict[str, Any]) -> list[str]:
     return missing(template, shop)
 
 
-def _declares(source: Path, name: str) -> bool:
-    """Whether a template's parameters cell declares ``name``."""
-    import papermill
-
-    return name in papermill.inspect_notebook(str(source))
-
-
 def _shared_parameters(spec: RunParams, data: Any) -> dict[str, Any]:
     shared = {**spec.parameters}
     if data is not None:
@@ -427,7 +421,7 @@ def run_params(
         stage = work / name
         stage.mkdir()
         params = {**shared, **nb.parameters, "report_dir": str(stage.resolve())}
-        if "plan" in params and not _declares(resolve_notebook(nb.notebook, templates), "plan"):
+        if "plan" in params and "plan" not in declared_parameters(resolve_notebook(nb.notebook, templates)):
             del params["plan"]  # the campaign's other pages (clv) do not read it
         limit = float(timeout or nb.timeout or spec.timeout or DEFAULT_TIMEOUT)
         run = {"id": current_run, "params_file": params_path.name, "report": name}
