@@ -17,7 +17,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("data", "engine", "datasets", "summary", "identity", "rfm", "audience", "conversion", "assoc", "clv", "uplift", "campaign", "campaign_plan", "response", "planning", "recipes", "lifecycle", "periods", "currency", "plots", "report", "files", "results", "rules", "simulator", "cli")
+_SUBMODULES = ("data", "engine", "datasets", "summary", "identity", "rfm", "audience", "conversion", "assoc", "clv", "uplift", "campaign", "campaign_plan", "response", "planning", "recipes", "lifecycle", "predict", "care", "program", "periods", "currency", "plots", "report", "files", "results", "rules", "simulator", "cli")
 
 __all__ = ["__version__", *_SUBMODULES]
 

@@ -43,6 +43,7 @@ from crm_lab.data import (
 from crm_lab.files import atomic_text
 from crm_lab.periods import window
 from crm_lab.results import Result
+from crm_lab.splits import control_groups, in_holdout
 
 __all__ = [
     "Audience",
@@ -82,12 +83,16 @@ class Audience:
         Reference moment of every window (a date includes its whole day); default the shop's.
     name : str
         Used in descriptions and exports.
+    global_holdout : bool
+        Leave out the shop's global holdout (:attr:`crm_lab.data.Shop.holdout`), as every audience
+        does unless switched off; recorded in the export's manifest. No effect on a shop without one.
     """
 
     shop: Shop
     as_of: pd.Timestamp | None = None
     name: str = "audience"
     rules: tuple[rules.Rule, ...] = field(default_factory=tuple)
+    global_holdout: bool = True
 
     def __post_init__(self) -> None:
         as_of = self.as_of if self.as_of is not None else self.shop.as_of
@@ -199,6 +204,12 @@ class Audience:
         """Keep customers whose predicted CLV tier (top / high / medium / low) is one of these."""
         return self._with(rules.clv_tier(tiers, horizon=horizon))
 
+    def predicted(self, churn: Any = None, *, next_order_within: Any = None, min_value: float | None = None) -> Audience:
+        """Keep customers by their predictions (:mod:`crm_lab.predict`): churn-risk band(s) ``"low"`` /
+        ``"medium"`` / ``"high"``, a next order expected within a window ("14D"), a minimum predicted
+        365-day value. Example: ``Audience(shop).predicted(churn="high").min_net_amount(500)``."""
+        return self._with(rules.predicted(churn, next_order_within, min_value))
+
     def exclude_touched(self, *, within: Any = "7D", campaign: Any = None) -> Audience:
         """Drop customers touched (treatment group) in the window, or by these campaigns (排重)."""
         return self._with(rules.exclude_touched(within, campaign))
@@ -215,7 +226,8 @@ class Audience:
 
     def union(self, other: Audience) -> Audience:
         """Customers in this audience or the other (rules of both kept for the description)."""
-        return Audience(self.shop, self.as_of, f"{self.name} ∪ {other.name}")._with(rules.union(self, other))
+        return Audience(self.shop, self.as_of, f"{self.name} ∪ {other.name}",
+                        global_holdout=self.global_holdout)._with(rules.union(self, other))
 
     # ---- results -------------------------------------------------------------------------
 
@@ -240,17 +252,35 @@ class Audience:
                 current = current.join(rule.select(self), on="customer_id", how="semi" if rule.include else "anti")
         return current
 
+    @property
+    def _holdout(self) -> dict[str, Any] | None:
+        return self.shop.holdout if self.global_holdout else None
+
+    def _selected(self) -> tuple[pd.Series, int]:
+        """The ids the rules select, minus the global holdout, and how many the holdout took."""
+        ids = engine.collect(self._frame())["customer_id"].astype("str").sort_values(ignore_index=True)
+        if self._holdout is None:
+            return ids, 0
+        held = in_holdout(ids, self._holdout["share"], self._holdout["key"])
+        return ids[~held].reset_index(drop=True), int(held.sum())
+
+    def held_out(self) -> int:
+        """Customers the rules select that the shop's global holdout leaves out (0 without one)."""
+        return self._selected()[1]
+
     def customer_ids(self) -> pd.Series:
         """The audience's customer ids, sorted (an empty audience warns)."""
         import warnings
 
-        ids = engine.collect(self._frame())["customer_id"].astype("str").sort_values(ignore_index=True)
+        ids, _ = self._selected()
         if ids.empty:
             warnings.warn(f"audience '{self.name}' is empty: {' / '.join(r.en for r in self.rules)}", stacklevel=2)
         return ids.rename("customer_id")
 
     def size(self) -> int:
         """Number of customers."""
+        if self._holdout is not None:
+            return len(self._selected()[0])
         return int(engine.collect(self._frame().select(nw.len().alias("n")))["n"].iloc[0])
 
     def outcome(self, *, horizon: Any = "30D", product: Any = None) -> Outcome:
@@ -309,11 +339,13 @@ class Audience:
         return Outcome(out, start, stop)
 
     def describe(self) -> pd.DataFrame:
-        """The rules in order, in Chinese and English."""
-        return pd.DataFrame(
-            {"step": range(1, len(self.rules) + 1), "include": [r.include for r in self.rules],
-             "中文": [r.zh for r in self.rules], "English": [r.en for r in self.rules]}
-        )
+        """The rules in order, in Chinese and English (the global holdout last, when there is one)."""
+        steps = [(r.include, r.zh, r.en) for r in self.rules]
+        if self._holdout is not None:
+            share = self._holdout["share"]
+            steps.append((False, f"排除全局对照组（{share:.0%} 的客户，不参与任何触达）", f"minus the global holdout ({share:.0%})"))
+        return pd.DataFrame({"step": range(1, len(steps) + 1), "include": [s[0] for s in steps],
+                             "中文": [s[1] for s in steps], "English": [s[2] for s in steps]})
 
     def split_control(self, share: float = 0.1, seed: int = CONTROL_SEED) -> pd.DataFrame:
         """Random, reproducible treatment / control split, stable when the audience grows.
@@ -382,6 +414,8 @@ class Audience:
             "control_share": control_share, "seed": seed if control_share else None,
             "groups": out["group"].value_counts().to_dict() if out is not None and "group" in out else extra.get("groups"),
             "rules": self.describe().to_dict(orient="records"),
+            "global_holdout": (None if self.shop.holdout is None else
+                               {"share": self.shop.holdout["share"], "applied": self.global_holdout, "held_out": self.held_out()}),
             "data": {k: v for k, v in (self.shop.source or {}).items() if k != "contacts"} or None, "run": run,
         }
         atomic_text(f"{target}.manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1, default=str))
@@ -489,7 +523,4 @@ def _export_platform(aud: Audience, path: Path, format: str, contacts: Any, cont
 
 
 def _assign(ids: pd.Series, share: float, seed: int) -> np.ndarray:
-    key = f"crm_lab{int(seed):09d}"[:16].ljust(16, "0")
-    hashed = pd.util.hash_pandas_object(ids.astype("str"), index=False, hash_key=key).to_numpy()
-    uniform = hashed / float(2**64)
-    return np.where(uniform < share, "control", "treatment")
+    return control_groups(ids, share, seed)

@@ -13,6 +13,10 @@ Commands
     the files were refused (nothing written).
 ``crm-lab demo``
     Simulate the sample shop (if missing) into ``data/demo`` and run ``params/demo_*.yaml``.
+``crm-lab care PARAMS --out DIR [--data DIR] [--at TIME]``
+    The day's event care from a params file's ``care:`` block: package-card notes for the ERP,
+    payment reminders and expiry reminders for the SMS platform, in ``DIR/<date>/`` (rebuilt
+    whole on a rerun), with the ledger of reminded orders in ``DIR/reminded.csv``.
 ``crm-lab audience RECIPE --data DIR --out DIR [--set key=value ...] [--control-share S]``
     Export a scenario recipe's audiences (ids and groups, with manifests) without a notebook:
     e.g. the daily new members for the SMS platform. Every audience is written, an empty one as
@@ -78,7 +82,7 @@ def _import(args: argparse.Namespace) -> int:
                              products=args.products, touches=args.touches, events=args.events, benefits=args.benefits,
                              coupons=args.coupons, preset=args.preset,
                              mapping=args.mapping, as_of=args.as_of, name=args.name, currency=args.currency,
-                             errors=args.errors)
+                             errors=args.errors, holdout_share=args.holdout_share)
     except (ValueError, FileNotFoundError, data.DataValidationError) as exc:
         print(f"FAILED import into {args.out}: {exc}", file=sys.stderr)
         return 1
@@ -112,6 +116,27 @@ def _demo(args: argparse.Namespace) -> int:
     index = report.write_index(args.out)
     print(f"reports: {index.resolve()}")
     return 1 if failed else 0
+
+
+def _care(args: argparse.Namespace) -> int:
+    from crm_lab import care, data, report
+
+    try:
+        spec = report.load_params(args.params)
+        if spec.care is None:
+            raise ValueError(f"{args.params} has no `care:` block (package_cards, payment_reminders ...); see params/demo_care.yaml")
+        folder = args.data or spec.data
+        if folder is None:
+            raise ValueError(f"{args.params} names no `data:` folder; pass --data DIR")
+        shop = data.read_shop(folder)
+        result = care.run_care(shop, care.CareRules.from_dict(spec.care), args.out, at=args.at,
+                               run={"id": run_id(), "command": f"crm-lab care {args.params}", "data": str(folder)})
+    except (report.ReportError, ValueError, FileNotFoundError) as exc:
+        print(f"FAILED {args.params}: {exc}", file=sys.stderr)
+        return 1
+    for row in result.summary().itertuples():
+        print(f"{row.rows:>9,}  {result.folder / row.file}")
+    return 0
 
 
 def _audience(args: argparse.Namespace) -> int:
@@ -205,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--currency", default=None, help="ISO code, e.g. GBP (default: the mapping's, else CNY)")
     p.add_argument("--errors", choices=("quarantine", "raise"), default="quarantine",
                    help="set bad rows aside in quarantine/ (default) or refuse the files")
+    p.add_argument("--holdout-share", type=float, default=None, metavar="S",
+                   help="start the shop's global holdout: this share of customers is left out of every audience (kept by later imports)")
     p.set_defaults(func=_import)
 
     p = sub.add_parser("demo", help="simulate the sample shop and build the demo reports")
@@ -216,6 +243,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--parallel", type=int, default=1)
     p.add_argument("--force", action="store_true", help="simulate again even if data exists")
     p.set_defaults(func=_demo)
+
+    p = sub.add_parser("care", help="write the day's event care: package-card notes, payment and expiry reminders")
+    p.add_argument("params", help="a params file with a `care:` block, e.g. params/demo_care.yaml")
+    p.add_argument("--out", required=True, help="folder of the dated day folders and the reminders ledger")
+    p.add_argument("--data", default=None, help="shop folder replacing the params file's `data`")
+    p.add_argument("--at", default=None, help="the run's moment (default: the data's extraction time)")
+    p.set_defaults(func=_care)
 
     from crm_lab.recipes import RECIPES
 

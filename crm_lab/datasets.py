@@ -50,6 +50,7 @@ def make_shop(
     never_buy_share: float = 0.2,
     bgnbd: dict[str, float] | None = None,
     gamma_gamma: dict[str, float] | None = None,
+    global_holdout_share: float = 0.0,
     progress: bool = False,
 ) -> Shop:
     """Simulate a Douyin-like shop with known ground truth.
@@ -74,6 +75,10 @@ def make_shop(
         Share of members who never buy.
     bgnbd, gamma_gamma : dict, optional
         Override the purchase (r, alpha, a, b; per day) and spend (p, q, gamma) parameters.
+    global_holdout_share : float
+        A share of customers no campaign touches, as ``shop.holdout`` (0: none): the shop of
+        :func:`crm_lab.program.program_report`. Another share gives another shop (the campaigns'
+        audiences change).
     progress : bool
         Show a progress bar.
 
@@ -91,7 +96,8 @@ def make_shop(
     ['order_id', 'line_id', 'customer_id', 'paid_at']
     """
     config = ShopConfig(member_share=member_share, never_buy_share=never_buy_share, bgnbd={**BGNBD, **(bgnbd or {})},
-                        gamma_gamma={**GAMMA_GAMMA, **(gamma_gamma or {})}, promotions=promotions)
+                        gamma_gamma={**GAMMA_GAMMA, **(gamma_gamma or {})}, promotions=promotions,
+                        global_holdout_share=global_holdout_share)
     return simulate(n_customers, start, end, seed, config, campaigns=campaigns, progress=progress)
 
 

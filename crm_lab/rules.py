@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # the audience imports this module
     from crm_lab.audience import Audience
 
 __all__ = ["Rule", "as_list", "table", "orders_in", "purchase", "aggregate", "member", "not_bought_since_joining",
-           "event", "rfm_segment", "clv_tier", "exclude_touched", "ids", "other_audience", "union"]
+           "event", "rfm_segment", "clv_tier", "predicted", "exclude_touched", "ids", "other_audience", "union"]
 
 Select = Callable[["Audience"], nw.LazyFrame]
 
@@ -323,6 +323,48 @@ def clv_tier(tiers: Any, *, horizon: Any = "90D") -> Rule:
         return tier.index[tier.astype(str).isin(wanted)]
 
     return Rule(True, f"预测价值层级属于 {', '.join(sorted(wanted))}", f"CLV tier in {sorted(wanted)}", _cached(compute))
+
+
+_CHURN_ZH = {"low": "低", "medium": "中", "high": "高"}
+
+
+def predicted(churn: Any = None, next_order_within: Any = None, min_value: float | None = None) -> Rule:
+    """Customers by their predictions (:func:`crm_lab.predict.customers` as of ``as_of``): churn-risk
+    band(s), a next order expected within a window, a predicted 365-day value of at least ``min_value``."""
+    from crm_lab import predict
+
+    bands = as_list(churn)
+    if bands is not None and not set(bands) <= set(predict.CHURN_BANDS):
+        raise ValueError(f"churn: unknown band(s) {sorted(set(bands) - set(predict.CHURN_BANDS))}; use {list(predict.CHURN_BANDS)}")
+    if bands is None and next_order_within is None and min_value is None:
+        raise ValueError("predicted: give churn=, next_order_within= or min_value=")
+    if next_order_within is not None:
+        _check_window(next_order_within)
+    days = None if next_order_within is None else window_length(next_order_within) / pd.Timedelta(days=1)
+
+    def compute(a: Audience) -> pd.Index:
+        p = predict.customers(a.shop, as_of=a.as_of)
+        keep = pd.Series(True, index=p.index)
+        if bands is not None:
+            keep &= p["churn_band"].astype(str).isin(bands)
+        if days is not None:
+            keep &= p["next_order_days"] <= days
+        if min_value is not None:
+            keep &= p["value_365d"] >= min_value
+        return p.index[keep.to_numpy()]
+
+    zh, en = [], []
+    if bands is not None:
+        zh.append(f"流失风险为{'、'.join(_CHURN_ZH[b] for b in bands)}")
+        en.append(f"churn risk {'/'.join(bands)}")
+    if days is not None:
+        span_zh, span_en = _span(next_order_within)
+        zh.append(f"预计{span_zh.replace('内', '')}内再次下单")
+        en.append(f"next order expected {span_en}")
+    if min_value is not None:
+        zh.append(f"预测未来365天价值不低于 {min_value:,.0f}")
+        en.append(f"predicted 365-day value >= {min_value:,.0f}")
+    return Rule(True, "，".join(zh), ", ".join(en), _cached(compute))
 
 
 def exclude_touched(within: Any = "7D", campaign: Any = None) -> Rule:

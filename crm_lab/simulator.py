@@ -26,6 +26,7 @@ import pyarrow as pa
 from tqdm.auto import tqdm
 
 from crm_lab.data import Shop
+from crm_lab.splits import in_holdout
 
 __all__ = ["ShopConfig", "Campaign", "simulate", "STAGES", "BGNBD", "GAMMA_GAMMA", "PROMOTIONS"]
 
@@ -159,6 +160,8 @@ class ShopConfig:
     follow_share: float = 0.15
     shop_live_share: float = 0.5
     unpaid_share: float = 0.06
+    #: A global holdout every campaign leaves out (0: none, as in the default sample shop).
+    global_holdout_share: float = 0.0
 
 
 class _World:
@@ -257,6 +260,8 @@ def _one_campaign(w: _World, k: int, spec: Campaign, sent_t: float, sorted_cust:
     has_before = (before >= 0) & (sorted_cust[np.clip(before, 0, None)] == np.arange(n))
     last_before = np.where(has_before, sorted_t[np.clip(before, 0, None)], -np.inf)
     audience = np.flatnonzero(has_before & (sent_t - last_before <= cfg.campaign_audience_days))
+    if cfg.global_holdout_share > 0:  # the shop's global holdout is never touched
+        audience = audience[~in_holdout(pd.Series(w.customer_ids[audience]), cfg.global_holdout_share, w.holdout_key)]
     vkey = sv_cust * (4 * days) + sv_t
     lo = np.searchsorted(vkey, audience * (4 * days) + sent_t - cfg.live_segment_days)
     hi = np.searchsorted(vkey, audience * (4 * days) + sent_t)
@@ -525,7 +530,9 @@ def _unpaid(w: _World) -> None:
     rng = w.rng
     n_unpaid = int(w.cfg.unpaid_share * w.n_orders)
     up_order = rng.integers(0, w.n_orders, n_unpaid)
-    up_t = np.maximum(np.minimum(w.order_t[up_order] + rng.uniform(-20, 20, n_unpaid), w.days), 0)
+    up_t = w.order_t[up_order] + rng.uniform(-20, 20, n_unpaid)
+    # Folded back inside the period (not clipped: a pile of attempts at the very end is no shop's).
+    up_t = np.abs(np.where(up_t > w.days, 2 * w.days - up_t, up_t))
     unpaid = pd.DataFrame({
         "order_id": (6_950_000_000_000_000_000 + np.arange(n_unpaid, dtype=np.int64) * 1_000).astype(str),
         "line_id": (6_850_000_000_000_000_000 + np.arange(n_unpaid, dtype=np.int64) * 100).astype(str),
@@ -645,6 +652,63 @@ def _member_programme(w: _World, seed: int) -> tuple[pd.DataFrame, pd.DataFrame,
     return benefits, coupons, {"member_benefit_every_days": (30, 50), "coupon_violations": 0, "longest_benefit_start_gap": int(gaps.max())}
 
 
+#: 催付 in the simulated shop: unpaid orders of the last ``REMINDER_DAYS`` get an SMS 30-60 minutes
+#: after creation (a share held out); the chance to pay within 24 hours with and without it.
+REMINDER_DAYS = 90
+REMINDER = {"campaign_id": "payment_reminder", "control_share": 0.2, "cost": 0.05,
+            "pay_probability_reminded": 0.25, "pay_probability_control": 0.10}
+
+
+def _operations(w: _World, seed: int) -> dict[str, Any]:
+    """What the daily event care works on: each order's shipping time (ship 4 hours to a few days
+    after payment, so the last days' orders are still unshipped at the data end) and 催付 with its
+    response. Drawn from their own stream, so the rest of the seeded shop is unchanged."""
+    rng = np.random.default_rng([seed, 2026])
+    end = w.t_start + pd.Timedelta(days=w.days)
+    orders = w.orders
+    lag = pd.to_timedelta(4 + rng.gamma(2.0, 12.0, len(orders)), unit="h")
+    first_line = ~orders["order_id"].duplicated()  # one shipping time per order
+    per_order = pd.Series((orders["paid_at"] + lag).where(first_line).to_numpy(), index=orders["order_id"]).dropna()
+    shipped = orders["order_id"].map(per_order).astype("datetime64[us]")
+    orders["shipped_at"] = shipped.where(shipped <= end)
+    up = w.unpaid_orders
+    # Reminded up to the day before the data end: the last day's unpaid orders are the next run's to do.
+    window = (up["created_at"] > end - pd.Timedelta(days=REMINDER_DAYS)) & (up["created_at"] <= end - pd.Timedelta(days=1))
+    if w.cfg.global_holdout_share > 0:  # no touch at all for the global holdout
+        window &= ~in_holdout(up["customer_id"], w.cfg.global_holdout_share, w.holdout_key)
+    recent = up.index[window.to_numpy()]
+    sent = up.loc[recent, "created_at"] + pd.to_timedelta(rng.uniform(30, 60, recent.size), unit="min")
+    recent, sent = recent[(sent < end).to_numpy()], sent[(sent < end).to_numpy()]
+    control = rng.random(recent.size) < REMINDER["control_share"]
+    pays = rng.random(recent.size) < np.where(control, REMINDER["pay_probability_control"], REMINDER["pay_probability_reminded"])
+    paid_at = sent + pd.to_timedelta(np.minimum(rng.exponential(3.0, recent.size), 23.9), unit="h")
+    pays &= (paid_at < end).to_numpy()
+    w.touch_frames.append(pd.DataFrame({
+        "touch_id": [f"R-{i}" for i in range(recent.size)], "campaign_id": REMINDER["campaign_id"],
+        "customer_id": up.loc[recent, "customer_id"].to_numpy(), "channel": "sms", "sent_at": sent.to_numpy(),
+        "group": np.where(control, "control", "treatment"), "cost": np.where(control, 0.0, REMINDER["cost"]),
+    }))
+    paid_rows = up.loc[recent[pays]]
+    late = pd.DataFrame({
+        "order_id": paid_rows["order_id"], "line_id": paid_rows["line_id"], "customer_id": paid_rows["customer_id"],
+        "paid_at": paid_at[pays].astype("datetime64[us]").to_numpy(), "product_id": paid_rows["product_id"],
+        "sku_id": paid_rows["product_id"] + "-01", "quantity": paid_rows["quantity"], "paid_amount": paid_rows["amount"],
+        "refund_amount": 0.0, "traffic_genre": "other", "traffic_source": "其他", "channel": "douyin",
+    })
+    late_shipped = late["paid_at"] + pd.to_timedelta(4 + rng.gamma(2.0, 12.0, len(late)), unit="h")
+    late["shipped_at"] = late_shipped.where(late_shipped <= end)
+    late = late.reindex(columns=orders.columns).astype(orders.dtypes.to_dict())
+    w.orders = pd.concat([orders, late], ignore_index=True)
+    # A sample buyer who paid a reminded order of the full size has converted too: the truth follows the orders.
+    bought = pd.MultiIndex.from_arrays([late["customer_id"], late["product_id"]])
+    converted = pd.MultiIndex.from_arrays([w.customer_ids[w.sample_cust], w.pids[w.full_idx]]).isin(bought)
+    w.converts, w.has_next = w.converts | converted, w.has_next | converted
+    up.loc[recent[pays], "status"] = "已支付"
+    return {**REMINDER, "reminded": int((~control).sum()), "held_out": int(control.sum()),
+            "paid_reminded": int((pays & ~control).sum()), "paid_control": int((pays & control).sum()),
+            "unshipped_orders": int(w.orders.loc[w.orders["shipped_at"].isna(), "order_id"].nunique())}
+
+
 def simulate(n_customers: int, start: str, end: str, seed: int, config: ShopConfig, *, campaigns: bool = True,
              progress: bool = False) -> Shop:
     """Run the stages for ``n_customers`` people over ``[start, end]`` and assemble the shop (see
@@ -656,13 +720,17 @@ def simulate(n_customers: int, start: str, end: str, seed: int, config: ShopConf
         raise ValueError(f"end ({end}) must be after start ({start})")
     w = _World(config, int(n_customers), t_start, t_end, np.random.default_rng(seed))
     w.campaigns_on = campaigns
+    w.holdout_key = f"sample-shop-{seed}"
     for stage in tqdm(STAGES, desc="make_shop", disable=not progress):
         stage(w)
+    operations = _operations(w, seed)
     truth = _truth(w)
+    truth["operations"] = operations
     benefits, coupons, truth["member_programme"] = _member_programme(w, seed)
     return Shop(
         orders=w.orders, members=w.members, products=_products_table(w), touches=_touches_table(w), events=w.events,
         unpaid_orders=w.unpaid_orders, benefits=benefits, coupons=coupons, truth=truth, as_of=t_end, name="示例店铺",
+        holdout={"share": config.global_holdout_share, "key": w.holdout_key} if config.global_holdout_share > 0 else None,
         # The shop's own promotion calendar (event -> first and last day), as a real shop knows it.
         calendar={row.event: (f"{row.start:%Y-%m-%d}", f"{row.end - pd.Timedelta(days=1):%Y-%m-%d}")
                   for row in truth["promotions"].itertuples()},

@@ -71,7 +71,7 @@ def test_douyin_export_maps_to_canonical(douyin_csv, aftersales_csv):
     with pytest.warns(UserWarning, match="1 unpaid line"):
         orders = cl.data.read_orders(douyin_csv, preset="douyin", salt=SALT, refunds=aftersales_csv)
     assert hashlib.sha256(douyin_csv.read_bytes()).hexdigest() == before  # input untouched
-    assert list(orders.columns[:15]) == list(cl.data.SCHEMA["orders"])
+    assert list(orders.columns[:len(cl.data.SCHEMA["orders"])]) == list(cl.data.SCHEMA["orders"])
     assert orders["order_id"].tolist() == ["6921234567890123456", "6921234567890123458", "6921234567890123460"]
     assert orders["line_id"].tolist() == ["6921234567890123457", "6921234567890123459", "6921234567890123461"]
     assert orders["traffic_genre"].tolist()[:2] == ["live", "product_card"]

@@ -117,7 +117,12 @@ def test_planted_related_products_co_occur(shop20k):
 def test_campaigns_have_random_control_groups_and_true_uplift(shop20k):
     t = shop20k.touches
     campaigns = shop20k.truth["campaigns"].set_index("campaign_id")
-    for cid, g in t.groupby("campaign_id"):
+    reminders = shop20k.truth["operations"]
+    marketing = t["campaign_id"].isin(campaigns.index)
+    assert set(t.loc[~marketing, "campaign_id"]) == {reminders["campaign_id"]}  # 催付, one touch per unpaid order
+    sent = t[~marketing]
+    assert _binomial_ok(int((sent["group"] == "control").sum()), len(sent), reminders["control_share"])
+    for cid, g in t[marketing].groupby("campaign_id"):
         share = campaigns.loc[cid, "control_share"]
         assert _binomial_ok(int((g["group"] == "control").sum()), len(g), share)
         assert (g.loc[g["group"] == "control", "cost"] == 0).all()

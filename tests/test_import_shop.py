@@ -267,3 +267,14 @@ def test_benefits_and_coupons_import_beside_the_orders(tmp_path, day1, monkeypat
     shop = cl.data.read_shop(shop_dir)
     check = cl.lifecycle.membership_check(shop)
     assert check.findings.empty and round(check.days_since_benefit) == 8  # 09-30 .. the end of 10-07
+
+
+def test_import_starts_the_global_holdout_once_and_keeps_it(tmp_path, day1, monkeypatch):
+    monkeypatch.setenv("CRM_LAB_SALT", SALT)
+    out = tmp_path / "shop"
+    base = ["import", "--out", str(out), "--orders", str(day1), "--preset", "douyin", "--as-of", "2025-10-07"]
+    assert main([*base, "--holdout-share", "0.05"]) == 0
+    first = cl.data.read_shop(out).holdout
+    assert first["share"] == 0.05 and len(first["key"]) == 16
+    assert main(base) == 0 and cl.data.read_shop(out).holdout == first  # a later import keeps it
+    assert main([*base, "--holdout-share", "0.1"]) == 1 and cl.data.read_shop(out).holdout == first

@@ -178,7 +178,7 @@ def read_shop(folder: str | os.PathLike[str], *, as_of: Any = None, validated: b
     if contacts.exists():
         source["contacts"] = str(contacts)  # read by Audience.export only, never joined into a table here
     return Shop(**tables, as_of=as_of_ts, name=name or meta.get("name", path.stem), calendar=calendar, source=source,
-                currency=meta.get("currency", "CNY"), tz=meta.get("tz", TIMEZONE))
+                currency=meta.get("currency", "CNY"), tz=meta.get("tz", TIMEZONE), holdout=meta.get("holdout"))
 
 
 #: The file in a shop folder that records which table files were validated (by ``crm-lab import``).
@@ -269,6 +269,6 @@ def write_shop(shop: Shop, folder: str | os.PathLike[str]) -> Path:
         atomic_write(df, out / f"{name}.parquet")
     meta = {"name": shop.name, "as_of": None if shop.as_of is None else str(shop.as_of),
             "calendar": {event: list(days) for event, days in shop.calendar.items()},
-            "currency": shop.currency, "tz": shop.tz}
+            "currency": shop.currency, "tz": shop.tz, **({"holdout": shop.holdout} if shop.holdout else {})}
     atomic_text(out / "shop.json", json.dumps(meta, ensure_ascii=False, indent=1))
     return out

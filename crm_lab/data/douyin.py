@@ -34,6 +34,7 @@ HEADERS: dict[str, tuple[str, ...]] = {
     "created_at": ("订单提交时间",),
     "paid_at": ("支付完成时间", "支付时间"),
     "completed_at": ("订单完成时间",),
+    "shipped_at": ("发货时间",),
     "status": ("订单状态",),
     "refund_status": ("售后状态",),
     "refund_amount": ("退款金额", "退商品金额(元)"),

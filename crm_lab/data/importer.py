@@ -162,6 +162,7 @@ def import_shop(
     name: str | None = None,
     currency: str | None = None,
     errors: str = "quarantine",
+    holdout_share: float | None = None,
 ) -> ImportReport:
     """Import export files into a canonical shop folder (atomically), merging with an earlier import.
 
@@ -187,6 +188,9 @@ def import_shop(
         ISO code; default the mapping's, else the folder's, else CNY.
     errors : {"quarantine", "raise"}
         Bad rows set aside in ``quarantine/`` (default) or an error.
+    holdout_share : float, optional
+        Start the shop's global holdout (:attr:`crm_lab.data.Shop.holdout`) with this share; later
+        imports keep it (another share is refused).
 
     Returns
     -------
@@ -212,7 +216,8 @@ def import_shop(
         tables, table_quality = _merge(out, read["tables"], stamp, files_per_table)
         shop = Shop(**tables, as_of=stamp, name=name or (spec.options.get("name") if spec else None) or meta.get("name") or out.name,
                     currency=currency or (spec.options.get("currency") if spec else None) or meta.get("currency", "CNY"),
-                    tz=_tz(spec), calendar={k: tuple(v) for k, v in (meta.get("calendar") or {}).items()})
+                    tz=_tz(spec), calendar={k: tuple(v) for k, v in (meta.get("calendar") or {}).items()},
+                    holdout=_holdout(meta, holdout_share))
         write_shop(shop, stage)
         n_contacts = _stage_contacts(out, stage, read["contacts"], _customers(tables))
         _stamp_salt(stage, salt)
@@ -250,6 +255,21 @@ def _newest_file_time(files: list[Path], tz: str) -> pd.Timestamp:
     """The newest file's modification time in the shop's local time: the default extraction time."""
     newest = pd.Timestamp(max(p.stat().st_mtime for p in files), unit="s", tz="UTC")
     return newest.tz_convert(tz).tz_localize(None).floor("s")
+
+
+def _holdout(meta: dict[str, Any], share: float | None) -> dict[str, Any] | None:
+    """The folder's global holdout: kept as it is; a first ``share`` creates it with a random key
+    that stays in shop.json, so the same customers are held out at every later import."""
+    before = meta.get("holdout")
+    if share is None or (before and before["share"] == share):
+        return before
+    if before:
+        raise ValueError(f"this shop folder holds out {before['share']:.0%} of its customers; changing the share to {share:.0%} "
+                         "would move customers in or out of the holdout and break program_report's comparison. "
+                         "Fix: import without --holdout-share (keep it), or into a new folder")
+    import secrets
+
+    return {"share": float(share), "key": secrets.token_hex(8)}
 
 
 def _tz(spec: Mapping | None) -> str:

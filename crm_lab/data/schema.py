@@ -54,6 +54,7 @@ SCHEMA: dict[str, dict[str, str]] = {
         "traffic_source": "str",
         "traffic_genre": "str",
         "channel": "str",
+        "shipped_at": "datetime",
     },
     "unpaid_orders": {
         "order_id": "str",
@@ -206,6 +207,11 @@ class Shop:
         amount a report prints carries its sign.
     tz : str
         The shop's time zone: its naive timestamps are local time there.
+    holdout : dict or None
+        The shop's global holdout, ``{"share": 0.05, "key": "..."}``, kept in ``shop.json``: a stable
+        share of customers (keyed hash, :func:`crm_lab.splits.in_holdout`) every audience leaves out
+        by default, so that :func:`crm_lab.program.program_report` can measure the whole CRM
+        programme. None: no global holdout.
     """
 
     orders: Any
@@ -223,11 +229,16 @@ class Shop:
     source: dict[str, Any] = field(default_factory=dict)
     currency: str = "CNY"
     tz: str = TIMEZONE
+    holdout: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if not (isinstance(self.currency, str) and len(self.currency) == 3 and self.currency.isalpha()):
             raise ValueError(f"currency={self.currency!r}: give an ISO 4217 code such as 'CNY', 'GBP' or 'USD'")
         self.currency = self.currency.upper()
+        if self.holdout is not None:
+            share, key = self.holdout.get("share"), self.holdout.get("key")
+            if not (isinstance(share, (int, float)) and 0 < share < 0.5 and isinstance(key, str) and key):
+                raise ValueError(f"holdout={self.holdout!r}: give {{'share': a share in (0, 0.5), 'key': the shop's fixed text key}}")
 
     def tables(self) -> dict[str, Any]:
         """The tables present, by name."""

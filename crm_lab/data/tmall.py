@@ -25,6 +25,7 @@ HEADERS: dict[str, tuple[str, ...]] = {
     "payable_amount": ("买家应付货款",),
     "created_at": ("订单创建时间",),
     "paid_at": ("订单付款时间",),
+    "shipped_at": ("发货时间", "卖家发货时间"),
     "status": ("订单状态",),
     "refund_status": ("退款状态",),
     "refund_amount": ("退款金额",),

@@ -244,7 +244,7 @@ def kpi_cards(cards: list[tuple[str, str] | tuple[str, str, str]]) -> _HTML:
 
 def table(df: pd.DataFrame, formats: dict[str, Any] | None = None, index: bool = False, rename: dict[str, str] | None = None,
           align: str = "right") -> _HTML:
-    """A compact HTML table; ``formats`` maps a column to ``"yuan"``, ``"pct"``, ``"int"`` or a callable.
+    """A compact HTML table; ``formats`` maps a column to ``"yuan"``, ``"pct"``, ``"pp"`` (a difference of shares), ``"int"`` or a callable.
 
     ``align="left"`` for tables of words (a plan, a list of settings) rather than numbers.
 
@@ -257,7 +257,7 @@ def table(df: pd.DataFrame, formats: dict[str, Any] | None = None, index: bool =
     """
     shown = df.copy()
     data = _table_data(df, formats or {}, index, rename or {})
-    named = {"yuan": fmt_yuan, "pct": fmt_pct, "int": lambda v: f"{int(v):,}" if pd.notna(v) else "–",
+    named = {"yuan": fmt_yuan, "pct": fmt_pct, "pp": fmt_pp, "int": lambda v: f"{int(v):,}" if pd.notna(v) else "–",
              "float": lambda v: f"{v:,.2f}" if pd.notna(v) else "–"}
     for col, spec in (formats or {}).items():
         if col in shown:

@@ -14,7 +14,7 @@ import pandas as pd
 
 __all__ = ["GENRE_ZH", "WAVE_ZH", "BASIS_ZH", "TIER_ZH", "WAVE_AUDIENCE_ZH", "AUDIENCE_ZH", "REPORT_NAMES", "META_ZH", "DEFINITIONS", "REPORT_DEFINITIONS",
            "genre_names", "definitions_line", "MEMBERSHIP_RULE_ZH", "SEVERITY_ZH", "FEATURE_ZH",
-           "feature_name", "window_name"]
+           "feature_name", "window_name", "CARE_EXCLUDED_ZH"]
 
 #: 流量体裁: Chinese labels of the canonical traffic genres.
 GENRE_ZH = {"live": "直播", "short_video": "短视频", "product_card": "商品卡", "other": "其他"}
@@ -41,14 +41,18 @@ REPORT_NAMES = {
     "promotion_waves": "大促两波触达", "response_report": "活动响应报告", "clv": "客户价值预测",
     "audience_builder": "人群圈选", "new_product_launch": "新品上市人群", "sample_to_full_size": "派样转正装",
     "influencer_repurchase": "达人新客复购", "new_member_first_purchase": "新会员首购", "high_potential": "高潜人群",
-    "member_lifecycle": "会员生命周期",
+    "member_lifecycle": "会员生命周期", "event_care": "事件关怀日报",
 }
+#: Why an unpaid order gets no reminder today (:func:`crm_lab.care.payment_reminders`).
+CARE_EXCLUDED_ZH = {"too_new": "创建未满设定分钟数", "closed": "订单已关闭或取消", "paid_since": "已付款",
+                    "reminded_before": "此前已催付过", "global_holdout": "属于全局对照组（不做任何触达）"}
 #: The platform's member-system rules (:func:`crm_lab.lifecycle.membership_check`) and how bad a finding is.
 MEMBERSHIP_RULE_ZH = {"benefit_gap": "会员权益空窗", "member_coupon_not_better": "会员券不优于同期店铺券"}
 SEVERITY_ZH = {"warning": "预警", "breach": "违规"}
 #: Provenance labels of :func:`crm_lab.report.header`.
 META_ZH = {"event": "活动期", "baselines": "对比往期", "data": "数据", "campaign": "活动", "sent": "发送", "horizon": "预测期",
-           "acquired": "获客期", "joined": "入会期", "product": "新品", "sample": "小样", "full_size": "正装", "window": "窗口"}
+           "acquired": "获客期", "joined": "入会期", "product": "新品", "sample": "小样", "full_size": "正装", "window": "窗口",
+           "moment": "运行时点"}
 
 #: 口径说明: the definitions a footer states in one line.
 DEFINITIONS = {
@@ -62,6 +66,8 @@ DEFINITIONS = {
     "first_purchase": "首购 = 入会后窗口内第一笔有效订单（入会前已购买的会员单列）",
     "repurchase_day": "复购 = 首购之后另一天的有效订单；窗口未满的会员不计入比率",
     "benefit": "会员权益 = 会员专享权益或会员券；超过 90 天没有，平台关闭会员体系",
+    "care": "包裹卡 = 已付款未发货订单按规则顺序取第一条命中的备注；催付 = 创建超过设定分钟数、仍未付款、未催过的订单",
+    "reminder_paid": "催付响应 = 发送后 24 小时内付款了同一订单（对照组按应发时间计）",
 }
 #: Template -> the definitions its footer states.
 REPORT_DEFINITIONS = {
@@ -70,6 +76,7 @@ REPORT_DEFINITIONS = {
     "clv": ("clv", "net"), "audience_builder": ("net", "days"), "new_product_launch": ("net", "days"),
     "sample_to_full_size": ("net", "days"), "influencer_repurchase": ("net", "repeat"), "new_member_first_purchase": ("net", "days"),
     "high_potential": ("net", "days"), "member_lifecycle": ("first_purchase", "repurchase_day", "benefit"),
+    "event_care": ("care", "reminder_paid"),
 }
 
 

@@ -53,7 +53,7 @@ __all__ = [
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 #: Injected into every notebook by the runner; a template need not declare them (``plan``: the
 #: params file's campaign plan, read by the templates of a campaign that declare it).
-INJECTED = ("data", "as_of", "title", "plan")
+INJECTED = ("data", "as_of", "title", "plan", "care")
 #: Set by the runner only (the staging folder a notebook exports into).
 RUNNER_ONLY = ("report_dir",)
 #: A params file is a page of settings; anything larger is refused before it is parsed.
@@ -194,6 +194,8 @@ class RunParams(BaseModel):
         default=None, description="how often the file is run: a page on data older than that gets a red banner")
     plan: dict[str, Any] | None = Field(
         default=None, description="the campaign's definition (crm_lab.campaign.CampaignPlan), read by every notebook declaring `plan`")
+    care: dict[str, Any] | None = Field(
+        default=None, description="the shop's event-care rules (crm_lab.care.CareRules), read by `crm-lab care` and every notebook declaring `care`")
     notebooks: list[NotebookRun] = Field(min_length=1)
 
     @field_validator("campaign")
@@ -245,6 +247,14 @@ def _check_spec(spec: RunParams, source: str) -> None:
         try:
             CampaignPlan.from_dict(spec.plan, id=spec.campaign)
         except (ValueError, TypeError) as exc:
+            raise ParamsError(f"{source}: {exc}") from None
+    if spec.care is not None:
+        from crm_lab.care import CareRules
+
+        check_value(spec.care, f"{source}: care")
+        try:
+            CareRules.from_dict(spec.care)
+        except ValueError as exc:
             raise ParamsError(f"{source}: {exc}") from None
 
 

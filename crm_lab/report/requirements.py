@@ -31,7 +31,7 @@ class Need:
     ----------
     table : str
     column : str or None
-        A column that must exist and hold at least one value.
+        A column that must exist and hold at least one value; ``"a|b"``: at least one of them.
     why : str
         What the report uses it for, in the reader's words.
     """
@@ -52,6 +52,7 @@ NEEDS: dict[str, tuple[Need, ...]] = {
                          Need("orders", "influencer_id", "订单的达人 ID（达人新客人群）")),
     "influencer_repurchase": (Need("orders", "influencer_id", "订单的达人 ID（达人带来的新客）"),),
 }
+NEEDS["event_care"] = (Need("orders", "shipped_at|status", "订单的发货时间或订单状态（哪些已付款订单尚未发货）"),)
 
 
 def _has_values(frame: Any, column: str) -> bool:
@@ -70,8 +71,9 @@ def missing(template: str, shop: Any) -> list[str]:
         if frame is None:
             lines.append(f"{template} needs the {need.table} table — {need.why}; the shop has none "
                          f"(add {need.table}.parquet to the folder, or import it with crm-lab import --{need.table})")
-        elif need.column is not None and not _has_values(frame, need.column):
-            lines.append(f"{template} needs {need.table}.{need.column} with values — {need.why}; the shop's {need.table} has none")
+        elif need.column is not None and not any(_has_values(frame, c) for c in need.column.split("|")):
+            columns = " or ".join(f"{need.table}.{c}" for c in need.column.split("|"))
+            lines.append(f"{template} needs {columns} with values — {need.why}; the shop's {need.table} has none")
     return lines
 
 
@@ -79,7 +81,12 @@ def missing(template: str, shop: Any) -> list[str]:
 #: campaign's: the demo plan stands in the template only so the notebook runs as it is shipped).
 PARAMETER_NEEDS: dict[str, dict[str, str]] = {
     "campaign_overview": {"plan": "活动计划（参数文件的 plan:：活动期、目标、各波次的人群、圈选日、发送时间、对照组、成本）"},
+    "event_care": {"care": "事件关怀规则（参数文件的 care:：包裹卡规则、催付、优惠券和积分到期提醒）"},
 }
+
+
+#: The shipped params file that shows each needed block.
+EXAMPLES = {"plan": "demo_d11_2025.yaml", "care": "demo_care.yaml"}
 
 
 def missing_parameters(template: str, given: dict[str, Any]) -> list[str]:
@@ -91,5 +98,5 @@ def missing_parameters(template: str, given: dict[str, Any]) -> list[str]:
     >>> missing_parameters("campaign_overview", {"data": "data/demo"})[0].startswith("campaign_overview needs `plan:`")
     True
     """
-    return [f"{template} needs `{name}:` in the params file — {why}; see params/demo_d11_2025.yaml"
+    return [f"{template} needs `{name}:` in the params file — {why}; see params/{EXAMPLES.get(name, 'demo_d11_2025.yaml')}"
             for name, why in PARAMETER_NEEDS.get(template, {}).items() if given.get(name) is None]

@@ -342,6 +342,8 @@ def _shared_parameters(spec: RunParams, data: Any) -> dict[str, Any]:
         shared.setdefault("title", spec.title)
     if spec.plan is not None:
         shared["plan"] = {**spec.plan, "id": spec.campaign}
+    if spec.care is not None:
+        shared["care"] = spec.care
     return shared
 
 
@@ -421,8 +423,10 @@ def run_params(
         stage = work / name
         stage.mkdir()
         params = {**shared, **nb.parameters, "report_dir": str(stage.resolve())}
-        if "plan" in params and "plan" not in declared_parameters(resolve_notebook(nb.notebook, templates)):
-            del params["plan"]  # the campaign's other pages (clv) do not read it
+        declared = declared_parameters(resolve_notebook(nb.notebook, templates))
+        for block in ("plan", "care"):  # the campaign's other pages (clv) do not read them
+            if block in params and block not in declared:
+                del params[block]
         limit = float(timeout or nb.timeout or spec.timeout or DEFAULT_TIMEOUT)
         run = {"id": current_run, "params_file": params_path.name, "report": name}
         record = {"notebook": nb.notebook, "name": name, "report": f"{name}.html", "title": params.get("title", name),

@@ -24,7 +24,7 @@ from crm_lab.report.labels import WAVE_ZH
 
 __all__ = ["overview_verdict", "overview_cards", "wave_plan_verdict", "wave_plan_cards", "window_text", "clv_verdict", "clv_cards", "clv_notes",
            "response_verdict", "response_status", "response_decision", "gap_decision", "waves_decision", "campaign_decision",
-           "overview_decision", "clv_decision", "audience_decision", "lifecycle_decision", "MIN_AUDIENCE"]
+           "overview_decision", "clv_decision", "audience_decision", "lifecycle_decision", "care_decision", "MIN_AUDIENCE"]
 
 Card = tuple[str, str, str]
 
@@ -349,3 +349,39 @@ def lifecycle_decision(funnel: pd.DataFrame, cohorts: pd.DataFrame, check: Any =
     advice = (f"立即上线会员专享权益或会员券（已 {check.days_since_benefit:.0f} 天没有）" if check.days_since_benefit >= 60
               else f"处理「{rules}」：见下方明细" + (f"（{'、'.join(worst['rows'])}）" if worst is not None and worst["rows"] else ""))
     return {"text": text + f"发现 {len(check.findings)} 项：{rules}。", "status": MEMBERSHIP_BADGE[check.status], "advice": advice}
+
+
+def care_decision(cards: Any, reminders: Any, test: Any = None, days: int = 30) -> Decision:
+    """事件关怀 top box: today's package-card notes and 催付 list, and what the reminders of the last
+    ``days`` earned against their held-out customers (``test``: :func:`crm_lab.uplift.test` on
+    :func:`crm_lab.campaign.payment_reminder_response`, or None when none were sent)."""
+    advice = []
+    text = ""
+    if cards is not None:
+        orders = cards.orders
+        unmatched = int(orders["rule"].isna().sum())
+        text += f"已付款未发货订单 **{len(orders):,}** 笔，{len(orders) - unmatched:,} 笔已按规则生成包裹卡备注"
+        text += f"，{unmatched:,} 笔未命中任何规则。" if unmatched else "。"
+        if unmatched:
+            advice.append(f"为未命中规则的 {unmatched:,} 笔订单加一条兜底规则（如品牌感谢卡）")
+    if reminders is not None:
+        due = reminders.orders
+        control = int((due["group"] == "control").sum())
+        text += f"今日催付 **{len(due) - control:,}** 笔" + (f"（另有 {control:,} 笔留作对照不发）" if control else "") + "。"
+    if test is None:
+        return {"text": text + f"近 {days} 天没有可评估的催付记录。", "status": None,
+                "advice": "；".join(advice) or "保留 10% 对照组，积累催付效果数据"}
+    row = test.summary().loc["treatment"]
+    status = response_status(row)
+    text += (f"近 {days} 天催付 {int(row['customers']):,} 人，24 小时内付款率 **{fmt_pct(row['rate'])}**，"
+             f"对照组 {fmt_pct(row['control_rate'])}（{int(row['control_customers']):,} 人），差 {fmt_pp(row['difference'])}"
+             f"（95% 区间 {fmt_pp(row['difference_low'])} ~ {fmt_pp(row['difference_high'])}，{fmt_p(row['p_value'])}）。")
+    if status == "显著":
+        advice.append("催付有效，继续按当前时点发送")
+    elif status == "样本不足":
+        advice.append(f"对照组太小，继续保留对照，累计到两组各 {MIN_AUDIENCE // 2:,} 人再下结论")
+    elif status == "负向显著":
+        advice.append("催付后付款反而更少：暂停并检查文案与时点")
+    else:
+        advice.append("催付没有显示出效果：试试更早的时点或换用带优惠的文案")
+    return {"text": text, "status": status, "advice": "；".join(advice)}

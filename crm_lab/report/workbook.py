@@ -30,7 +30,7 @@ from crm_lab.report.display import TABLE_MIME
 __all__ = ["page_tables", "write_workbook", "EXCEL_FORMATS"]
 
 #: Excel number formats of the columns a page shows as money, shares and counts.
-EXCEL_FORMATS = {"yuan": "#,##0", "pct": "0.0%", "int": "#,##0", "float": "#,##0.00"}
+EXCEL_FORMATS = {"yuan": "#,##0", "pct": "0.0%", "pp": "+0.0%;-0.0%", "int": "#,##0", "float": "#,##0.00"}
 _HEADING = re.compile(r"^#{1,3}\s+(.+)$", re.M)
 _NOT_IN_SHEET_NAMES = re.compile(r"[\[\]:*?/\\]")
 
