@@ -179,10 +179,11 @@ def _finish(ax: plt.Axes, title: str | None, xlabel: str | None, ylabel: str | N
         ax.set_xlabel(xlabel)
     if ylabel is not None:
         ax.set_ylabel(ylabel)
+    axis = ax.xaxis if getattr(ax, "_crm_horizontal", False) else ax.yaxis
     if kind == "yuan":
-        ax.yaxis.set_major_formatter(yuan_formatter())
+        axis.set_major_formatter(yuan_formatter())
     elif kind == "percent":
-        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
+        axis.set_major_formatter(PercentFormatter(1.0, decimals=1))
     return ax
 
 
@@ -199,6 +200,7 @@ def bar(
     kind: str | None = None,
     palette: Any = None,
     rotate: int = 0,
+    horizontal: bool = False,
 ) -> plt.Axes:
     """Bar chart of ``y`` by ``x`` (and ``hue``) from a tidy DataFrame.
 
@@ -206,6 +208,9 @@ def bar(
     ----------
     kind : {"yuan", "percent", None}
         Format of the value axis.
+    horizontal : bool
+        Bars along the x axis, one row per ``x`` value (long labels read on a phone): ``y`` is
+        still the value.
 
     Examples
     --------
@@ -217,8 +222,9 @@ def bar(
         _, ax = plt.subplots()
     if palette is None and hue is not None and set(data[hue].dropna().unique()) <= set(GROUP_COLORS):
         palette = GROUP_COLORS
-    sns.barplot(data=data, x=x, y=y, hue=hue, ax=ax, palette=palette if hue else None,
-                color=None if hue else ACCENT, errorbar=None)
+    sns.barplot(data=data, x=y if horizontal else x, y=x if horizontal else y, hue=hue, ax=ax, palette=palette if hue else None,
+                color=None if hue else ACCENT, errorbar=None, orient="h" if horizontal else None)
+    ax._crm_horizontal = horizontal  # which axis _finish formats
     if rotate:
         ax.tick_params(axis="x", labelrotation=rotate)
     return _finish(ax, title, xlabel, ylabel, kind)

@@ -553,6 +553,7 @@ def _unpaid(w: _World) -> None:
 def _products_table(w: _World) -> pd.DataFrame:
     """The canonical products table: one row per SKU (regular products come in two sizes)."""
     prod = pd.DataFrame(w.products)
+    prod["category"] = prod["category_zh"]  # the shop's own category names, as a 抖店 export has them
     skus = pd.concat(
         [prod.assign(sku_id=prod["product_id"] + "-01", spec="标准装"),
          prod[prod.index < w.n_regular].assign(sku_id=lambda d: d["product_id"] + "-02", spec="大容量")],

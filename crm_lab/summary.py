@@ -27,10 +27,11 @@ import pandas as pd
 
 from crm_lab import engine
 from crm_lab._docs import share_docs
-from crm_lab.data import observation_end, orders_of
+from crm_lab.data import Shop, observation_end, orders_of
 from crm_lab.results import Result
 
-__all__ = ["customer_summary", "order_lines", "period_summary", "breakdown", "shop_kpis", "shop_overview", "ShopOverview", "SUMMARY_COLUMNS"]
+__all__ = ["customer_summary", "order_lines", "period_summary", "breakdown", "pivot", "PIVOT_DIMENSIONS", "PIVOT_VALUES", "shop_kpis",
+           "shop_overview", "ShopOverview", "SUMMARY_COLUMNS"]
 
 #: Columns of :func:`customer_summary`, in order, with their meaning.
 SUMMARY_COLUMNS = {
@@ -341,6 +342,128 @@ def breakdown(source: Any, by: str | list[str], *, as_of: Any = None, since: Any
     total = out["net_amount"].sum()
     out["net_share"] = out["net_amount"] / total if total else 0.0
     return out.sort_values(["net_amount", *keys], ascending=[False, *[True] * len(keys)], ignore_index=True)
+
+
+#: What a pivot's rows and columns can be: name -> (column of the lines, where it comes from).
+PIVOT_DIMENSIONS = {
+    "order_source": ("channel", "orders.channel (douyin, tmall ...)"),
+    "traffic_source": ("traffic_source", "orders.traffic_source (流量来源)"),
+    "genre": ("traffic_genre", "orders.traffic_genre (流量体裁)"),
+    "influencer": ("influencer_name", "orders.influencer_name (达人; empty: the shop's own sales)"),
+    "product": ("product_id", "orders.product_id"),
+    "category": ("category", "products.category, by the line's product"),
+    "member_tier": ("tier", "members.tier of the buyer (empty: not a member)"),
+    "month": ("month", "the month of payment"),
+}
+
+#: What a pivot's cells can hold.
+PIVOT_VALUES = ("net_amount", "gross_amount", "refund_amount", "orders", "buyers", "items", "aov", "refund_rate")
+
+#: The label of a pivot's margins.
+PIVOT_TOTAL = "(total)"
+
+
+def _pivot_lines(source: Any, dims: list[str], as_of: Any, since: Any) -> nw.LazyFrame:
+    """The order lines with every asked dimension as a column, joined where it lives."""
+    orders = orders_of(source)[0]
+    direct = [PIVOT_DIMENSIONS[d][0] for d in dims if d not in ("category", "member_tier", "month")]
+    missing = [c for c in direct if c not in engine.columns(orders)]
+    if missing:
+        raise ValueError(f"pivot: orders has no column {missing}; the dimensions need {[PIVOT_DIMENSIONS[d][1] for d in dims]}")
+    keep = list(dict.fromkeys([*direct, *(["product_id"] if "category" in dims else [])]))
+    lines, _ = order_lines(source, as_of=as_of, keep=keep)
+    lines = after(lines, since)
+    for dim, table, column in (("category", "products", "category"), ("member_tier", "members", "tier")):
+        if dim not in dims:
+            continue
+        frame = getattr(source, table, None) if isinstance(source, Shop) else None
+        if frame is None:
+            raise ValueError(f"pivot by {dim} needs the {table} table ({PIVOT_DIMENSIONS[dim][1]}): the shop has none. "
+                             f"Fix: add {table}.parquet to the shop folder, or pivot by other dimensions")
+        key = "product_id" if table == "products" else "customer_id"
+        other = engine.lazy(frame).select(key, column).unique(subset=[key]) if table == "products" else engine.lazy(frame).select(key, column)
+        lines = lines.join(other, on=key, how="left")
+    if "month" in dims:
+        lines = lines.with_columns(month=nw.col("paid_at").dt.truncate("1mo"))
+    return lines
+
+
+def _pivot_cells(lines: nw.LazyFrame, keys: list[str]) -> pd.DataFrame:
+    aggs = [nw.col("order_id").n_unique().alias("orders"), nw.col("customer_id").n_unique().alias("buyers"),
+            nw.col("gross").sum().alias("gross_amount"), nw.col("refund").sum().alias("refund_amount"),
+            nw.col("net").sum().alias("net_amount"), nw.col("items").sum()]
+    out = engine.collect(lines.group_by(*keys, drop_null_keys=False).agg(*aggs) if keys else lines.select(*aggs))
+    for key in keys:
+        out[key] = out[key].astype(object).where(out[key].notna(), None)
+    return out
+
+
+@share_docs
+def pivot(source: Any, rows: list[str], columns: list[str] | None = None, values: list[str] | None = None, *,
+          as_of: Any = None, since: Any = None) -> pd.DataFrame:
+    """A custom pivot of sales (赢家BI-style): rows and columns chosen from :data:`PIVOT_DIMENSIONS`.
+
+    Every cell, row total, column total and the grand total is counted on the lines themselves, so
+    distinct counts (orders, buyers) are right in the margins too (a buyer of two categories is one
+    buyer in the total, not two).
+
+    Parameters
+    ----------
+    {source}
+    rows, columns : list of str
+        Dimensions: order_source, traffic_source, genre, influencer, product, category,
+        member_tier, month.
+    values : list of str
+        Cell values from :data:`PIVOT_VALUES` (default: net_amount, orders, buyers).
+    {as_of}
+    {since}
+
+    Returns
+    -------
+    pandas.DataFrame indexed by the row dimensions, with columns ``(value, column dimensions...)``;
+    margins labelled ``"(total)"``; empty dimension values (no influencer, not a member) are missing.
+
+    Examples
+    --------
+    >>> import crm_lab as cl
+    >>> t = cl.summary.pivot(cl.datasets.make_shop(800, seed=1), rows=["genre"], columns=["month"], values=["buyers"],
+    ...                      since="2025-08-31")
+    >>> t.shape[1]  # three months and the total
+    4
+    """
+    columns, values = list(columns or []), list(values or ["net_amount", "orders", "buyers"])
+    unknown = [d for d in [*rows, *columns] if d not in PIVOT_DIMENSIONS] + [v for v in values if v not in PIVOT_VALUES]
+    if unknown or not rows or set(rows) & set(columns):
+        raise ValueError(f"pivot: rows and columns are distinct names of {list(PIVOT_DIMENSIONS)} (rows at least one), "
+                         f"values of {list(PIVOT_VALUES)}; got {unknown or rows + columns}")
+    lines = _pivot_lines(source, [*rows, *columns], as_of, since)
+    row_keys = [PIVOT_DIMENSIONS[d][0] for d in rows]
+    col_keys = [PIVOT_DIMENSIONS[d][0] for d in columns]
+    parts = []
+    for with_rows, with_cols in ((True, True), (True, False), (False, True), (False, False)):
+        if not col_keys and with_cols:
+            continue
+        keys = [*(row_keys if with_rows else []), *(col_keys if with_cols else [])]
+        part = _pivot_cells(lines, keys)
+        for key in (row_keys if not with_rows else []) + (col_keys if not with_cols else []):
+            part[key] = PIVOT_TOTAL
+        parts.append(part)
+    long = pd.concat(parts, ignore_index=True)
+    long["aov"] = long["net_amount"] / long["orders"]
+    long["refund_rate"] = (long["refund_amount"] / long["gross_amount"]).where(long["gross_amount"] > 0)
+    long = long.rename(columns=dict(zip([*row_keys, *col_keys], [*rows, *columns])))
+    table = long.set_index([*rows, *columns])[values]
+    if columns:
+        table = table.unstack(columns)
+    def margins_last(ix: pd.Index) -> pd.Index:
+        return ix.map(lambda v: (isinstance(v, str) and v == PIVOT_TOTAL, "" if v is None or v != v else str(v)))
+
+    table = table.sort_index(key=margins_last)
+    if columns:  # the values in the order asked, each with its margin last
+        table = table.sort_index(axis=1, level=list(range(1, table.columns.nlevels)), key=margins_last, sort_remaining=False)
+        table = table.reindex(columns=values, level=0)
+    table.attrs.update(as_of=as_of, since=since, rows=rows, columns=columns, values=values)
+    return table
 
 
 def shop_kpis(summary: pd.DataFrame, active_days: int = 365) -> pd.Series:

@@ -81,18 +81,18 @@ def test_engines_agree(small_shop, shop_dir):
 
 
 def test_new_product_falls_back_to_its_category(small_shop):
-    extra = pd.DataFrame({"product_id": ["N99"], "sku_id": ["N99-01"], "name": ["新品精华"], "category": ["skincare"],
+    extra = pd.DataFrame({"product_id": ["N99"], "sku_id": ["N99-01"], "name": ["新品精华"], "category": ["护肤"],
                           "listed_at": [small_shop.as_of], "status": ["on_sale"], "sample_of": [None]})
     shop = cl.data.Shop(orders=small_shop.orders, products=pd.concat([small_shop.products, extra], ignore_index=True),
                         as_of=small_shop.as_of)
     out = related_products(shop, "N99", top=5, min_count=5)
-    assert len(out) == 5 and out["basis"].eq("category:skincare").all()
-    skincare = set(shop.products.loc[shop.products["category"] == "skincare", "product_id"])
+    assert len(out) == 5 and out["basis"].eq("category:护肤").all()
+    skincare = set(shop.products.loc[shop.products["category"] == "护肤", "product_id"])
     assert set(out["partner"]) <= skincare
     # The fallback's counts are each partner's baskets, counted here from the orders by pandas.
     per_product = small_shop.orders.groupby("product_id")["order_id"].nunique()
     assert out["count"].tolist() == per_product.reindex(out["partner"]).tolist()
-    assert "N99" in out["reason"].iloc[0] and "skincare" in out["reason"].iloc[0]
+    assert "N99" in out["reason"].iloc[0] and "护肤" in out["reason"].iloc[0]
 
 
 def test_unknown_product_lists_close_matches(small_shop):

@@ -50,8 +50,8 @@ def test_order_count_refunds_genre_influencer_category(shop):
     assert set(Audience(shop).bought(influencer="甜心酱").customer_ids()) == via  # by name too
     affiliate = set(o.loc[o["traffic_source"] == "精选联盟", "customer_id"])
     assert set(Audience(shop).bought(source="精选联盟").customer_ids()) == affiliate
-    skincare = set(shop.products.loc[shop.products["category"] == "skincare", "product_id"])
-    assert set(Audience(shop).bought(category="skincare").customer_ids()) == set(o.loc[o["product_id"].isin(skincare), "customer_id"])
+    skincare = set(shop.products.loc[shop.products["category"] == "护肤", "product_id"])
+    assert set(Audience(shop).bought(category="护肤").customer_ids()) == set(o.loc[o["product_id"].isin(skincare), "customer_id"])
 
 
 def test_members_events_touches_rfm_and_clv(shop):

@@ -13,7 +13,7 @@ RULES = {
     "package_cards": [
         {"name": "达人小样", "when": {"influencer_id": ["KOL001", "KOL002"]}, "note": "赠送小样一份"},
         {"name": "新客", "when": {"first_order": True}, "note": "放入新客欢迎卡"},
-        {"name": "大单护肤", "when": {"category": ["skincare"], "min_amount": 150}, "note": "加赠护肤旅行装"},
+        {"name": "大单护肤", "when": {"category": ["护肤"], "min_amount": 150}, "note": "加赠护肤旅行装"},
         {"name": "兜底", "note": "放入品牌感谢卡"},
     ],
     "payment_reminders": {"after_minutes": 30, "control_share": 0.2},
@@ -48,7 +48,7 @@ def _expected_notes(shop, at: pd.Timestamp) -> pd.Series:
             notes[order_id] = "达人小样"
         elif part["paid_at"].min() <= first_at.get(part["customer_id"].iloc[0], pd.Timestamp.max):
             notes[order_id] = "新客"
-        elif (part["category"] == "skincare").any() and amount >= 150:
+        elif (part["category"] == "护肤").any() and amount >= 150:
             notes[order_id] = "大单护肤"
         else:
             notes[order_id] = "兜底"

@@ -224,7 +224,7 @@ def test_uci_shop_runs_every_template_in_pounds_or_refuses_in_one_line(uci_shop,
     records = {r["notebook"]: r for r in manifest["reports"]}
     assert set(records) == {p.stem for p in (root / "notebooks").glob("*.ipynb")}  # every template
     published = {n for n, r in records.items() if r["status"] == "ok"}
-    assert published == {"campaign_overview", "shop_overview", "clv", "new_product_launch", "campaign_gap", "promotion_waves"}
+    assert published == {"campaign_overview", "shop_overview", "clv", "new_product_launch", "campaign_gap", "promotion_waves", "pivot"}
     for name, record in records.items():
         if name in published:
             page = (tmp_path / "reports" / "uci_online_retail" / f"{name}.html").read_text(encoding="utf-8")

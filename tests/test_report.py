@@ -186,6 +186,7 @@ SUITE = {
     "new_member_first_purchase": "{joined_within: 30D}",
     "high_potential": "{}",
     "member_lifecycle": "{within: 30D}",
+    "pivot": "{rows: [category], columns: [month], values: [net_amount, buyers], within: 120D}",
     "event_care": "{care: {package_cards: [{note: 放入品牌感谢卡}], payment_reminders: {after_minutes: 30, control_share: 0.2}}}",
 }
 
@@ -233,6 +234,9 @@ def _expected_values(notebook: str, shop) -> list[str]:
         done = f[f["complete"] & (f["eligible"] > 0)]
         check = cl.lifecycle.membership_check(shop)
         return [fmt.fmt_pct(done["first_purchase_rate"].iloc[-1]), f"{check.days_since_benefit:.0f} 天"]
+    if notebook == "pivot":
+        t = cl.summary.pivot(shop, rows=["category"], columns=["month"], values=["net_amount"], since=pd.Timestamp(shop.as_of) - pd.Timedelta("120D"))
+        return [fmt.fmt_yuan(t.loc["(total)", ("net_amount", "(total)")])]
     if notebook == "event_care":
         rules = cl.care.CareRules.from_dict({"package_cards": [{"note": "放入品牌感谢卡"}]})
         return [f"已付款未发货订单 <b>{len(cl.care.package_cards(shop, rules).orders):,}</b> 笔"]

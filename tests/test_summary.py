@@ -164,3 +164,39 @@ def test_since_means_one_thing_and_365_days_are_365_days(small_shop):
     # The trend honours as_of like the table: the same net amount, nothing after as_of.
     assert trend["net_amount"].sum() == pytest.approx(table["net_amount"].sum())
     assert trend["period"].max() <= as_of - pd.Timedelta(days=60)
+
+
+def test_pivot_cells_and_margins_equal_plain_pandas(sample_shop):
+    """Every cell and margin against a groupby on the lines; distinct buyers are counted, not added."""
+    shop = sample_shop
+    t = cl.summary.pivot(shop, rows=["category", "genre"], columns=["member_tier"], values=["net_amount", "buyers", "orders"],
+                         since="2025-08-31")
+    o = shop.orders[(shop.orders["paid_at"] >= pd.Timestamp("2025-09-01")) & (shop.orders["paid_at"] < pd.Timestamp("2025-12-01"))].copy()
+    o["net"] = o["paid_amount"] - o["refund_amount"].fillna(0)
+    o["category"] = o["product_id"].map(shop.products.drop_duplicates("product_id").set_index("product_id")["category"])
+    o["tier"] = o["customer_id"].map(shop.members.set_index("customer_id")["tier"])
+    cells = o.groupby(["category", "traffic_genre", "tier"]).agg(net=("net", "sum"), buyers=("customer_id", "nunique"))
+    for (cat, genre, tier), row in cells.sample(20, random_state=0).iterrows():
+        assert t.loc[(cat, genre), ("net_amount", tier)] == pytest.approx(row["net"])
+        assert t.loc[(cat, genre), ("buyers", tier)] == row["buyers"]
+    total = t.loc[("(total)", "(total)")]
+    by_category = cl.summary.pivot(shop, rows=["category"], values=["buyers"], since="2025-08-31")["buyers"].drop("(total)")
+    assert total[("buyers", "(total)")] == o["customer_id"].nunique() < by_category.sum()  # buyers of two categories count once
+    assert total[("orders", "(total)")] == o["order_id"].nunique()
+    assert total[("net_amount", "(total)")] == pytest.approx(o["net"].sum())
+    by_tier = cl.summary.pivot(shop, rows=["category"], columns=["member_tier"], values=["buyers"], since="2025-08-31")["buyers"]
+    non_members = by_tier.loc["护肤", [c for c in by_tier.columns if pd.isna(c)]].iloc[0]
+    assert non_members == o[(o["category"] == "护肤") & o["tier"].isna()]["customer_id"].nunique()
+
+
+def test_pivot_refuses_unknown_names_and_missing_tables(small_shop):
+    import dataclasses
+
+    with pytest.raises(ValueError, match="distinct names"):
+        cl.summary.pivot(small_shop, rows=["genre"], columns=["genre"])
+    with pytest.raises(ValueError, match="distinct names"):
+        cl.summary.pivot(small_shop, rows=["weekday"])
+    with pytest.raises(ValueError, match="needs the members table"):
+        cl.summary.pivot(dataclasses.replace(small_shop, members=None), rows=["member_tier"])
+    month = cl.summary.pivot(small_shop, rows=["month"], values=["orders", "aov", "refund_rate"])
+    assert month.loc["(total)", "orders"] == small_shop.orders["order_id"].nunique()

@@ -243,10 +243,12 @@ def kpi_cards(cards: list[tuple[str, str] | tuple[str, str, str]]) -> _HTML:
 
 
 def table(df: pd.DataFrame, formats: dict[str, Any] | None = None, index: bool = False, rename: dict[str, str] | None = None,
-          align: str = "right") -> _HTML:
+          align: str = "right", max_rows: int | None = None) -> _HTML:
     """A compact HTML table; ``formats`` maps a column to ``"yuan"``, ``"pct"``, ``"pp"`` (a difference of shares), ``"int"`` or a callable.
 
     ``align="left"`` for tables of words (a plan, a list of settings) rather than numbers.
+    ``max_rows``: the page shows the first rows only and says how many there are; the page's xlsx
+    keeps them all (a phone cannot scroll through 3,000 products).
 
     Examples
     --------
@@ -255,8 +257,9 @@ def table(df: pd.DataFrame, formats: dict[str, Any] | None = None, index: bool =
     >>> "¥1,234" in table(pd.DataFrame({"GMV": [1234.0]}), {"GMV": "yuan"})._repr_html_()
     True
     """
-    shown = df.copy()
     data = _table_data(df, formats or {}, index, rename or {})
+    cut = max_rows is not None and len(df) > max_rows
+    shown = (df.head(max_rows) if cut else df).copy()
     named = {"yuan": fmt_yuan, "pct": fmt_pct, "pp": fmt_pp, "int": lambda v: f"{int(v):,}" if pd.notna(v) else "–",
              "float": lambda v: f"{v:,.2f}" if pd.notna(v) else "–"}
     for col, spec in (formats or {}).items():
@@ -267,8 +270,9 @@ def table(df: pd.DataFrame, formats: dict[str, Any] | None = None, index: bool =
         shown = shown.rename(columns=rename)
     # In a scroll box with a sticky first column: a wide table scrolls on a phone, the page does not.
     words = " crm-text" if align == "left" else ""
-    return _HTML(f'<div class="crm-scroll{words}">' + shown.to_html(index=index, border=0, classes="crm-table", na_rep="–", escape=True) + "</div>",
-                 data=data)
+    more = f'<p class="crm-more">共 {len(df):,} 行，这里显示前 {max_rows:,} 行；全部见本页的 Excel</p>' if cut else ""
+    return _HTML(f'<div class="crm-scroll{words}">' + shown.to_html(index=index, border=0, classes="crm-table", na_rep="–", escape=True) + "</div>"
+                 + more, data=data)
 
 
 def _table_data(df: pd.DataFrame, formats: dict[str, Any], index: bool, rename: dict[str, str]) -> dict[str, Any]:

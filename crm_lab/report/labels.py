@@ -14,7 +14,7 @@ import pandas as pd
 
 __all__ = ["GENRE_ZH", "WAVE_ZH", "BASIS_ZH", "TIER_ZH", "WAVE_AUDIENCE_ZH", "AUDIENCE_ZH", "REPORT_NAMES", "META_ZH", "DEFINITIONS", "REPORT_DEFINITIONS",
            "genre_names", "definitions_line", "MEMBERSHIP_RULE_ZH", "SEVERITY_ZH", "FEATURE_ZH",
-           "feature_name", "window_name", "CARE_EXCLUDED_ZH"]
+           "feature_name", "window_name", "CARE_EXCLUDED_ZH", "PIVOT_DIMENSION_ZH", "PIVOT_VALUE_ZH", "pivot_labels"]
 
 #: 流量体裁: Chinese labels of the canonical traffic genres.
 GENRE_ZH = {"live": "直播", "short_video": "短视频", "product_card": "商品卡", "other": "其他"}
@@ -41,7 +41,7 @@ REPORT_NAMES = {
     "promotion_waves": "大促两波触达", "response_report": "活动响应报告", "clv": "客户价值预测",
     "audience_builder": "人群圈选", "new_product_launch": "新品上市人群", "sample_to_full_size": "派样转正装",
     "influencer_repurchase": "达人新客复购", "new_member_first_purchase": "新会员首购", "high_potential": "高潜人群",
-    "member_lifecycle": "会员生命周期", "event_care": "事件关怀日报",
+    "member_lifecycle": "会员生命周期", "event_care": "事件关怀日报", "pivot": "自定义透视",
 }
 #: Why an unpaid order gets no reminder today (:func:`crm_lab.care.payment_reminders`).
 CARE_EXCLUDED_ZH = {"too_new": "创建未满设定分钟数", "closed": "订单已关闭或取消", "paid_since": "已付款",
@@ -52,7 +52,7 @@ SEVERITY_ZH = {"warning": "预警", "breach": "违规"}
 #: Provenance labels of :func:`crm_lab.report.header`.
 META_ZH = {"event": "活动期", "baselines": "对比往期", "data": "数据", "campaign": "活动", "sent": "发送", "horizon": "预测期",
            "acquired": "获客期", "joined": "入会期", "product": "新品", "sample": "小样", "full_size": "正装", "window": "窗口",
-           "moment": "运行时点"}
+           "moment": "运行时点", "pivot": "透视"}
 
 #: 口径说明: the definitions a footer states in one line.
 DEFINITIONS = {
@@ -67,6 +67,7 @@ DEFINITIONS = {
     "repurchase_day": "复购 = 首购之后另一天的有效订单；窗口未满的会员不计入比率",
     "benefit": "会员权益 = 会员专享权益或会员券；超过 90 天没有，平台关闭会员体系",
     "care": "包裹卡 = 已付款未发货订单按规则顺序取第一条命中的备注；催付 = 创建超过设定分钟数、仍未付款、未催过的订单",
+    "buyers_total": "合计行列的订单数和购买人数按去重计算（同一人买两个品类只算一人）",
     "reminder_paid": "催付响应 = 发送后 24 小时内付款了同一订单（对照组按应发时间计）",
 }
 #: Template -> the definitions its footer states.
@@ -76,7 +77,7 @@ REPORT_DEFINITIONS = {
     "clv": ("clv", "net"), "audience_builder": ("net", "days"), "new_product_launch": ("net", "days"),
     "sample_to_full_size": ("net", "days"), "influencer_repurchase": ("net", "repeat"), "new_member_first_purchase": ("net", "days"),
     "high_potential": ("net", "days"), "member_lifecycle": ("first_purchase", "repurchase_day", "benefit"),
-    "event_care": ("care", "reminder_paid"),
+    "event_care": ("care", "reminder_paid"), "pivot": ("net", "buyers_total"),
 }
 
 
@@ -120,3 +121,40 @@ def window_name(window: str) -> str:
     text = str(window).strip()
     unit = {"d": "天", "h": "小时"}.get(text[-1:].lower())
     return f"{text[:-1]}{unit}" if unit and text[:-1].isdigit() else text
+
+
+#: The dimensions and cell values of :func:`crm_lab.summary.pivot`.
+PIVOT_DIMENSION_ZH = {"order_source": "订单来源", "traffic_source": "流量来源", "genre": "流量体裁", "influencer": "达人", "product": "商品",
+                      "category": "品类", "member_tier": "会员等级", "month": "月份"}
+PIVOT_VALUE_ZH = {"net_amount": "有效金额", "gross_amount": "实付金额", "refund_amount": "退款金额", "orders": "订单数",
+                  "buyers": "购买人数", "items": "件数", "aov": "客单价", "refund_rate": "退款率"}
+
+
+def pivot_labels(dimension: str, values: pd.Index, product_names: Any = None) -> list[str]:
+    """Readers' words for a pivot dimension's values: genres in Chinese, months as 2025-09, tiers as
+    「3 级」 or 「非会员」, the shop's own sales as 「店铺自营」, products by name, the margin as 「合计」.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> pivot_labels("member_tier", pd.Index([None, 2.0, "(total)"], dtype=object))
+    ['非会员', '2 级', '合计']
+    """
+    empty = {"member_tier": "非会员", "influencer": "店铺自营"}.get(dimension, "未知")
+
+    def one(v: Any) -> str:
+        if isinstance(v, str) and v == "(total)":
+            return "合计"
+        if v is None or (not isinstance(v, str) and pd.isna(v)):
+            return empty
+        if dimension == "genre":
+            return GENRE_ZH.get(v, str(v))
+        if dimension == "month":
+            return f"{pd.Timestamp(v):%Y-%m}"
+        if dimension == "member_tier":
+            return f"{int(v)} 级"
+        if dimension == "product" and product_names is not None and v in product_names:
+            return f"{product_names[v]}（{v}）"
+        return str(v)
+
+    return [one(v) for v in values]

@@ -47,6 +47,7 @@ td{text-align:right;padding:5px 10px}tr:nth-child(even) td{background:#f6f6f6}
 th:first-child,td:first-child{text-align:left}
 img{max-width:100%}
 .crm-scroll,.output_subarea,div:has(> table){overflow-x:auto;max-width:100%;-webkit-overflow-scrolling:touch}
+.crm-more{color:#666;font-size:.85em;margin:.2em 0 1em}
 th,td{white-space:nowrap}td small{display:block;min-width:14em;white-space:normal}
 .crm-scroll th:first-child,.crm-scroll td:first-child{position:sticky;left:0;background:#fff;z-index:1}
 .crm-scroll tr:nth-child(even) td:first-child{background:#f6f6f6}

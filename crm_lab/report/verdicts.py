@@ -24,7 +24,7 @@ from crm_lab.report.labels import WAVE_ZH
 
 __all__ = ["overview_verdict", "overview_cards", "wave_plan_verdict", "wave_plan_cards", "window_text", "clv_verdict", "clv_cards", "clv_notes",
            "response_verdict", "response_status", "response_decision", "gap_decision", "waves_decision", "campaign_decision",
-           "overview_decision", "clv_decision", "audience_decision", "lifecycle_decision", "care_decision", "MIN_AUDIENCE"]
+           "overview_decision", "clv_decision", "audience_decision", "lifecycle_decision", "care_decision", "pivot_decision", "MIN_AUDIENCE"]
 
 Card = tuple[str, str, str]
 
@@ -385,3 +385,39 @@ def care_decision(cards: Any, reminders: Any, test: Any = None, days: int = 30) 
     else:
         advice.append("催付没有显示出效果：试试更早的时点或换用带优惠的文案")
     return {"text": text, "status": status, "advice": "；".join(advice)}
+
+
+def pivot_decision(table: pd.DataFrame, value: str, row_labels: list[str], period: str, complete_last: bool = True) -> Decision:
+    """自定义透视 top box: the total and the largest row of ``value``; with months as columns, the last
+    two complete months compared (增长 / 下滑) and the row that moved most.
+
+    ``table`` is :func:`crm_lab.summary.pivot`'s result; ``row_labels`` the readers' names of its rows.
+    """
+    from crm_lab.report.labels import PIVOT_VALUE_ZH
+
+    name = PIVOT_VALUE_ZH[value]
+    money = value in ("net_amount", "gross_amount", "refund_amount", "aov")
+    show = fmt_yuan if money else (fmt_pct if value == "refund_rate" else (lambda v: f"{v:,.0f}"))
+    cells = table[value] if isinstance(table.columns, pd.MultiIndex) else table[[value]].rename(columns={value: "(total)"})
+    totals = cells["(total)"]
+    labels = pd.Series(row_labels, index=table.index)
+    body = totals.drop("(total)", errors="ignore")
+    total = totals.get("(total)", body.sum())
+    text = f"{period}{name}合计 **{show(total)}**"
+    if len(body) and value not in ("aov", "refund_rate"):
+        top = body.idxmax()
+        text += f"，最多的是「{labels[top]}」{show(body[top])}（占合计的 {fmt_pct(body[top] / total)}）"
+    text += "。"
+    months = [c for c in cells.columns if c != "(total)" and isinstance(c, pd.Timestamp)]
+    if table.attrs.get("columns") != ["month"] or len(months) < 2 + (not complete_last):
+        return {"text": text, "status": None, "advice": "需要其他维度时，改参数文件的 rows / columns / values 再运行"}
+    last, before = (months[-1], months[-2]) if complete_last else (months[-2], months[-3])
+    now, then = cells.loc["(total)", last], cells.loc["(total)", before]
+    change = (now - then) / then if then else np.nan
+    moved = (cells[last] - cells[before]).drop("(total)", errors="ignore")
+    mover = moved.abs().idxmax() if len(moved) else None
+    text += f"{last:%Y-%m} 较 {before:%Y-%m} {'增长' if change >= 0 else '下降'} {fmt_pct(abs(change))}"
+    if mover is not None:
+        text += f"，变化最大的是「{labels[mover]}」（{'+' if moved[mover] >= 0 else '−'}{show(abs(moved[mover]))}）"
+    return {"text": text + "。", "status": "增长" if change >= 0 else "下滑",
+            "advice": f"先看「{labels[mover]}」的变化原因" if mover is not None else "需要其他维度时，改参数文件的 rows / columns"}
