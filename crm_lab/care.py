@@ -196,7 +196,7 @@ def _unshipped_lines(shop: Shop, at: pd.Timestamp) -> pd.DataFrame:
     if "status" in cols:
         lf = lf.filter(nw.col("status").is_in(UNSHIPPED_STATUS))
     else:
-        known = engine.collect(lf.select(nw.col("shipped_at").is_null().sum().alias("open"), nw.len().alias("n")))
+        known = engine.collect(lf.select(nw.col("shipped_at").is_null().cast(nw.Int64()).sum().alias("open"), nw.len().alias("n")))
         if int(known["open"].iloc[0]) == int(known["n"].iloc[0]):
             raise ValueError("package cards: orders.shipped_at is empty and the orders have no status, so no order can be told "
                              "shipped or not. Fix: import the export with 发货时间 (shipped_at) or 订单状态 (status)")
@@ -453,6 +453,15 @@ def payment_reminders(shop: Shop, at: Any = None, *, after_minutes: float = 30, 
 # ---- expiry reminders ------------------------------------------------------------------------
 
 
+def _without_holdout(shop: Shop, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` less the shop's global holdout (never touched), with how many it held out in ``attrs["held_out"]``."""
+    held = (in_holdout(frame["customer_id"], shop.holdout["share"], shop.holdout["key"]) if shop.holdout and len(frame)
+            else np.zeros(len(frame), dtype=bool))
+    out = frame[~held].reset_index(drop=True)
+    out.attrs["held_out"] = int(held.sum())
+    return out
+
+
 def coupon_reminders(shop: Shop, at: Any = None, *, ends_within: Any = "3D") -> pd.DataFrame:
     """Customers to remind of a coupon that ends within ``ends_within`` after ``at``.
 
@@ -464,7 +473,7 @@ def coupon_reminders(shop: Shop, at: Any = None, *, ends_within: Any = "3D") -> 
     Returns
     -------
     pandas.DataFrame: ``customer_id, coupon_id, audience, discount, threshold, ends_at``, one row
-    per customer and coupon.
+    per customer and coupon; the shop's global holdout is left out (``attrs["held_out"]`` counts it).
     """
     from crm_lab.data import net_amount
 
@@ -485,7 +494,7 @@ def coupon_reminders(shop: Shop, at: Any = None, *, ends_within: Any = "3D") -> 
         rows.append(pd.DataFrame({"customer_id": ids.to_numpy(), "coupon_id": coupon.coupon_id, "audience": coupon.audience,
                                   "discount": coupon.discount, "threshold": coupon.threshold, "ends_at": coupon.ends_at}))
     columns = ["customer_id", "coupon_id", "audience", "discount", "threshold", "ends_at"]
-    return pd.concat(rows, ignore_index=True)[columns] if rows else pd.DataFrame(columns=columns)
+    return _without_holdout(shop, pd.concat(rows, ignore_index=True)[columns] if rows else pd.DataFrame(columns=columns))
 
 
 def points_reminders(shop: Shop, at: Any = None, *, expire_on: str = "12-31", within: Any = "30D", min_points: float = 1) -> pd.DataFrame:
@@ -494,7 +503,7 @@ def points_reminders(shop: Shop, at: Any = None, *, expire_on: str = "12-31", wi
     Returns
     -------
     pandas.DataFrame: ``customer_id, points, expires_at``; empty when the next expiry is further
-    away (``attrs["next_expiry"]`` says when it is).
+    away (``attrs["next_expiry"]`` says when it is); the global holdout left out (``attrs["held_out"]``).
     """
     at = _moment(shop, at)
     members = _needs(shop, "members", "points reminders")
@@ -508,6 +517,7 @@ def points_reminders(shop: Shop, at: Any = None, *, expire_on: str = "12-31", wi
         held = engine.collect(lf.filter((nw.col("points") >= min_points) & (nw.col("joined_at") < engine.timestamp(at, lf)))
                               .select("customer_id", "points"))
         out = held.assign(customer_id=held["customer_id"].astype(str), expires_at=expiry).sort_values("customer_id", ignore_index=True)[columns]
+    out = _without_holdout(shop, out)
     out.attrs["next_expiry"] = expiry
     return out
 
@@ -570,6 +580,7 @@ def run_care(shop: Shop, rules: CareRules, out: str | os.PathLike[str], at: Any 
     manifest = {"at": str(at), "files": {name: int(len(frame)) for name, frame in files.items()},
                 "package_cards": cards.summary().to_dict(orient="records") if cards else None,
                 "payment_reminders": {"excluded": reminders.excluded, **reminders.settings} if reminders else None,
+                "global_holdout": {"share": shop.holdout["share"]} if shop.holdout else None,
                 "data": {k: v for k, v in (shop.source or {}).items() if k != "contacts"} or None, "run": run}
     out.mkdir(parents=True, exist_ok=True)
     built = Path(tempfile.mkdtemp(prefix=f".{day}.", dir=out))

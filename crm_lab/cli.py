@@ -80,7 +80,7 @@ def _import(args: argparse.Namespace) -> int:
     try:
         report = import_shop(args.out, orders=args.orders, refunds=args.refunds, members=args.members,
                              products=args.products, touches=args.touches, events=args.events, benefits=args.benefits,
-                             coupons=args.coupons, preset=args.preset,
+                             coupons=args.coupons, referrals=args.referrals, preset=args.preset,
                              mapping=args.mapping, as_of=args.as_of, name=args.name, currency=args.currency,
                              errors=args.errors, holdout_share=args.holdout_share)
     except (ValueError, FileNotFoundError, data.DataValidationError) as exc:
@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True, help="the shop folder (merged with an earlier import there)")
     p.add_argument("--orders", nargs="+", required=True, metavar="FILE", help="order exports")
     p.add_argument("--refunds", default=None, metavar="FILE", help="Douyin after-sales export (售后表)")
-    for table in ("members", "products", "touches", "events", "benefits", "coupons"):
+    for table in ("members", "products", "touches", "events", "benefits", "coupons", "referrals"):
         p.add_argument(f"--{table}", nargs="+", default=None, metavar="FILE", help=f"{table} files")
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--preset", choices=("douyin", "tmall", "douyin_api"), help="a platform's export headers")

@@ -27,6 +27,7 @@ import contextlib
 import decimal
 import os
 import tempfile
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -51,6 +52,10 @@ __all__ = [
 ]
 
 _CONNECTION: Any = None
+# One DuckDB connection may run one call at a time: each thread other than the main one gets its own
+# cursor (a connection to the same in-memory database), e.g. the report runner's parallel notebooks.
+_THREAD = threading.local()
+_OPENING = threading.Lock()
 _SETTINGS: dict[str, Any] = {}
 
 # Identifier columns are text everywhere: a 19-digit Douyin order number read as a number loses
@@ -106,7 +111,9 @@ def _apply_settings(con: Any) -> None:
 
 
 def connection() -> Any:
-    """The process-wide DuckDB connection crm_lab opens files with (created on first use).
+    """The process-wide DuckDB connection crm_lab opens files with (created on first use); in a
+    thread other than the main one, that thread's own cursor of it (DuckDB refuses two calls at once
+    on one connection), so relations are used in the thread that made them.
 
     Examples
     --------
@@ -115,14 +122,19 @@ def connection() -> Any:
     1
     """
     global _CONNECTION
-    if _CONNECTION is None:
-        import duckdb
+    with _OPENING:
+        if _CONNECTION is None:
+            import duckdb
 
-        _CONNECTION = duckdb.connect()
-        _SETTINGS.setdefault("temp_directory", str(Path(tempfile.gettempdir()) / "crm_lab_duckdb"))
-        _SETTINGS.setdefault("preserve_insertion_order", "false")
-        _apply_settings(_CONNECTION)
-    return _CONNECTION
+            _CONNECTION = duckdb.connect()
+            _SETTINGS.setdefault("temp_directory", str(Path(tempfile.gettempdir()) / "crm_lab_duckdb"))
+            _SETTINGS.setdefault("preserve_insertion_order", "false")
+            _apply_settings(_CONNECTION)
+    if threading.current_thread() is threading.main_thread():
+        return _CONNECTION
+    if getattr(_THREAD, "connection", None) is None:
+        _THREAD.connection = _CONNECTION.cursor()
+    return _THREAD.connection
 
 
 def _sql_path(path: Path) -> str:

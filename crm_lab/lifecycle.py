@@ -67,7 +67,10 @@ def funnel(shop: Shop, *, as_of: Any = None, cohort: str = "1mo", within: Any = 
     purchasers observed ``within`` after their first purchase), ``repurchase`` and
     ``repurchase_rate`` / ``_low`` / ``_high``, and ``complete`` (every new-to-buy member of the
     cohort observed for the whole window; False: the cohort is too young and its rates cover only
-    its first members).
+    its first members). With a ``referrals`` table (裂变), also ``referral_eligible`` (members
+    observed ``within`` after joining), ``referring`` (of them, who brought at least one new member
+    within it), ``referral_rate`` / ``_low`` / ``_high``, ``referred_members`` and
+    ``referral_factor`` (new members per referring member).
 
     Raises
     ------
@@ -97,7 +100,26 @@ def funnel(shop: Shop, *, as_of: Any = None, cohort: str = "1mo", within: Any = 
     _with_interval(table, "first_purchase", "eligible", "first_purchase", level)
     _with_interval(table, "repurchase", "repurchase_eligible", "repurchase", level)
     table["complete"] = table["eligible"] == table["new_to_buy"]
+    if shop.referrals is not None:
+        table = table.join(_referrals(shop, members, span, end))
+        _with_interval(table, "referring", "referral_eligible", "referral", level)
+        table["referral_factor"] = (table["referred_members"] / table["referring"]).where(table["referring"] > 0)
     return table.reset_index()
+
+
+def _referrals(shop: Shop, members: pd.DataFrame, span: pd.Timedelta, end: pd.Timestamp) -> pd.DataFrame:
+    """Per cohort (裂变): members observed ``span`` after joining, those who brought at least one new
+    member within it, and how many they brought."""
+    lf = engine.lazy(shop.referrals)
+    refs = engine.collect(lf.filter(nw.col("referred_at") < engine.timestamp(end, lf)).select("referrer_id", "referred_at"))
+    refs = refs.assign(referrer_id=refs["referrer_id"].astype(str)).merge(
+        members[["customer_id", "joined_at", "cohort"]], left_on="referrer_id", right_on="customer_id")
+    refs = refs[(refs["referred_at"] >= refs["joined_at"]) & (refs["referred_at"] <= refs["joined_at"] + span)]
+    observed = members[members["joined_at"] + span <= end]
+    refs = refs[refs["customer_id"].isin(observed["customer_id"])]
+    per = refs.groupby("cohort").agg(referring=("customer_id", "nunique"), referred_members=("customer_id", "size"))
+    out = observed.groupby("cohort").size().rename("referral_eligible").to_frame().join(per)
+    return out.reindex(members["cohort"].unique()).fillna(0).astype("int64")
 
 
 def _repurchases(shop: Shop, conv: pd.DataFrame, span: pd.Timedelta, end: pd.Timestamp, as_of: Any) -> tuple[pd.Series, pd.Series]:

@@ -710,6 +710,25 @@ def _operations(w: _World, seed: int) -> dict[str, Any]:
             "unshipped_orders": int(w.orders.loc[w.orders["shipped_at"].isna(), "order_id"].nunique())}
 
 
+#: 裂变 in the simulated shop: this share of new members was brought by a member who joined in the days before.
+REFERRED_SHARE, REFERRAL_DAYS = 0.12, 90
+
+
+def _referrals(w: _World, seed: int) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Who brought whom: a share of members, each referred by a member who joined up to
+    ``REFERRAL_DAYS`` before them (drawn uniformly). From its own stream, so the shop is unchanged."""
+    rng = np.random.default_rng([seed, 2027])
+    members = w.members.sort_values(["joined_at", "customer_id"], ignore_index=True)
+    joined = members["joined_at"].to_numpy()
+    first = np.searchsorted(joined, joined - np.timedelta64(REFERRAL_DAYS, "D"))
+    before = np.searchsorted(joined, joined, side="left")  # members who joined strictly earlier
+    referred = (rng.random(len(members)) < REFERRED_SHARE) & (before > first)
+    who = rng.integers(first[referred], before[referred])
+    out = pd.DataFrame({"referrer_id": members["customer_id"].to_numpy()[who], "referred_id": members.loc[referred, "customer_id"].to_numpy(),
+                        "referred_at": joined[referred]}).astype({"referrer_id": "str", "referred_id": "str"})
+    return out, {"referred_share": REFERRED_SHARE, "window_days": REFERRAL_DAYS, "referrals": int(len(out))}
+
+
 def simulate(n_customers: int, start: str, end: str, seed: int, config: ShopConfig, *, campaigns: bool = True,
              progress: bool = False) -> Shop:
     """Run the stages for ``n_customers`` people over ``[start, end]`` and assemble the shop (see
@@ -728,9 +747,10 @@ def simulate(n_customers: int, start: str, end: str, seed: int, config: ShopConf
     truth = _truth(w)
     truth["operations"] = operations
     benefits, coupons, truth["member_programme"] = _member_programme(w, seed)
+    referrals, truth["referrals"] = _referrals(w, seed)
     return Shop(
         orders=w.orders, members=w.members, products=_products_table(w), touches=_touches_table(w), events=w.events,
-        unpaid_orders=w.unpaid_orders, benefits=benefits, coupons=coupons, truth=truth, as_of=t_end, name="示例店铺",
+        unpaid_orders=w.unpaid_orders, benefits=benefits, coupons=coupons, referrals=referrals, truth=truth, as_of=t_end, name="示例店铺",
         holdout={"share": config.global_holdout_share, "key": w.holdout_key} if config.global_holdout_share > 0 else None,
         # The shop's own promotion calendar (event -> first and last day), as a real shop knows it.
         calendar={row.event: (f"{row.start:%Y-%m-%d}", f"{row.end - pd.Timedelta(days=1):%Y-%m-%d}")

@@ -394,7 +394,10 @@ def _pivot_cells(lines: nw.LazyFrame, keys: list[str]) -> pd.DataFrame:
             nw.col("net").sum().alias("net_amount"), nw.col("items").sum()]
     out = engine.collect(lines.group_by(*keys, drop_null_keys=False).agg(*aggs) if keys else lines.select(*aggs))
     for key in keys:
-        out[key] = out[key].astype(object).where(out[key].notna(), None)
+        column = out[key]
+        if pd.api.types.is_float_dtype(column) and (column.dropna() % 1 == 0).all():
+            column = column.astype("Int64")  # a tier read through a left join (NULLs) comes back as float on some engines
+        out[key] = column.astype(object).where(column.notna(), None)
     return out
 
 

@@ -348,3 +348,16 @@ def test_auto_picks_the_smaller_holdout_error_and_says_why(shop_4k):
         cl.clv.fit(s, model="pareto")
     tiers = model.tier_summary()
     assert "one_time_share" in tiers and tiers["one_time_share"].between(0, 1).all()
+
+
+def test_collapse_numbers_distinct_rows_exactly_whole_or_fractional():
+    from crm_lab.clv.inputs import collapse
+
+    rng = np.random.default_rng(4)
+    for scale in (1.0, 0.25):  # whole days (packed key) and quarter days (hash group-by)
+        base = np.round(rng.uniform(0, 40, (300, 3)) / scale) * scale
+        rows = base[rng.integers(0, 300, 5_000)]
+        unique, counts, inverse = collapse(rows[:, 0], rows[:, 1], rows[:, 2])
+        rebuilt = np.column_stack([u[inverse] for u in unique])
+        np.testing.assert_array_equal(rebuilt, rows)
+        assert counts.sum() == len(rows) and len(counts) == len(np.unique(rows, axis=0))

@@ -240,7 +240,7 @@ def test_lazy_quarantine_and_unparseable_csv(tmp_path):
 def test_read_shop_round_trip(small_shop, shop_dir):
     shop = cl.data.read_shop(shop_dir)
     assert shop.as_of == small_shop.as_of and shop.name == small_shop.name
-    assert set(shop.tables()) == {"orders", "members", "products", "touches", "events", "unpaid_orders", "benefits", "coupons"}
+    assert set(shop.tables()) == {"orders", "members", "products", "touches", "events", "unpaid_orders", "benefits", "coupons", "referrals"}
     back = cl.engine.collect(shop.orders).sort_values("line_id", ignore_index=True)
     orig = small_shop.orders.sort_values("line_id", ignore_index=True)
     pd.testing.assert_frame_equal(back, orig, check_dtype=False)

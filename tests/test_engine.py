@@ -63,3 +63,17 @@ def test_checkpoints_are_dropped_and_never_change_results(small_shop, shop_dir):
     # A relation of another connection cannot be kept in crm_lab's: it stays lazy, same answer.
     other = duckdb.connect().from_df(small_shop.orders)
     pd.testing.assert_frame_equal(cl.summary.customer_summary(other, as_of=small_shop.as_of), expected, check_exact=False, rtol=1e-12)
+
+
+def test_threads_read_shop_folders_at_once(shop_dir):
+    """The report runner checks templates' tables in parallel threads: DuckDB refuses two calls at
+    once on one connection, so each thread has its own cursor."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def count(_):
+        shop = cl.data.read_shop(shop_dir, validated=False)
+        return len(cl.engine.collect(cl.engine.lazy(shop.orders).select("order_id")))
+
+    with ThreadPoolExecutor(4) as pool:
+        counts = list(pool.map(count, range(16)))
+    assert len(set(counts)) == 1 and counts[0] > 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -159,3 +161,23 @@ def test_the_simulated_shop_keeps_the_member_rules_and_round_trips_its_tables(sh
     bad = shop.coupons.assign(audience="vip")
     with pytest.raises(ValueError, match="audience"):
         cl.data.read_table(bad, "coupons")
+
+
+def test_referrals_per_cohort_equal_a_pandas_computation(shop):
+    """裂变: members observed 30 days after joining, who brought at least one new member within them, and how many."""
+    f = cl.lifecycle.funnel(shop, within="30D").set_index("cohort")
+    end = pd.Timestamp(shop.as_of) + pd.Timedelta(days=1)
+    m = shop.members.assign(cohort=shop.members["joined_at"].dt.to_period("M").dt.start_time)
+    refs = shop.referrals.merge(m, left_on="referrer_id", right_on="customer_id")
+    refs = refs[(refs["referred_at"] >= refs["joined_at"]) & (refs["referred_at"] <= refs["joined_at"] + pd.Timedelta(days=30))]
+    observed = m[m["joined_at"] + pd.Timedelta(days=30) <= end]
+    refs = refs[refs["customer_id"].isin(observed["customer_id"])]
+    expected = observed.groupby("cohort").size().rename("referral_eligible").to_frame().join(
+        refs.groupby("cohort").agg(referring=("customer_id", "nunique"), referred_members=("customer_id", "size"))).fillna(0)
+    for col in ("referral_eligible", "referring", "referred_members"):
+        pd.testing.assert_series_equal(f.loc[expected.index, col], expected[col].astype("int64"), check_names=False)
+    assert f["referral_rate"].dropna().between(0, 1).all() and (f["referral_factor"].dropna() >= 1).all()
+    truth = shop.truth["referrals"]
+    assert abs(len(shop.referrals) / len(shop.members) - truth["referred_share"]) < 0.05
+    without = cl.lifecycle.funnel(dataclasses.replace(shop, referrals=None))
+    assert "referral_rate" not in without.columns

@@ -143,3 +143,13 @@ def test_allocation_beats_touching_the_top_rfm_customers_on_true_incremental_val
         chosen = cand["customer_id"].isin(top[: int(budget // cost)]).to_numpy()
         assert allocated > 1.5 * earned(np.where(chosen, channel, None)), channel
     assert plan.expected_value_low - plan.spent < allocated < plan.expected_value_high - plan.spent
+
+
+def test_care_leaves_the_global_holdout_out(held_shop):
+    key = held_shop.holdout["key"]
+    points = cl.care.points_reminders(held_shop, within="35D", min_points=1)
+    assert len(points) and points.attrs["held_out"] > 0 and not in_holdout(points["customer_id"], 0.2, key).any()
+    reminders = cl.care.payment_reminders(held_shop, created_within="60D")
+    assert not in_holdout(reminders.orders["customer_id"], 0.2, key).any()
+    cards = cl.care.package_cards(held_shop, cl.care.CareRules.from_dict({"package_cards": [{"note": "感谢卡"}]}))
+    assert in_holdout(cards.orders["customer_id"], 0.2, key).any()  # a package card is service, not a touch: the holdout gets it too

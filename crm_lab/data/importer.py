@@ -155,6 +155,7 @@ def import_shop(
     events: list[str | os.PathLike[str]] | None = None,
     benefits: list[str | os.PathLike[str]] | None = None,
     coupons: list[str | os.PathLike[str]] | None = None,
+    referrals: list[str | os.PathLike[str]] | None = None,
     preset: str | None = None,
     mapping: Mapping | str | os.PathLike[str] | None = None,
     salt: str | None = None,
@@ -174,7 +175,7 @@ def import_shop(
         Order exports (a preset's, or any file the mapping describes).
     refunds : path, optional
         The Douyin after-sales export (售后表) for ``preset="douyin"``.
-    members, products, touches, events, benefits, coupons : list of paths, optional
+    members, products, touches, events, benefits, coupons, referrals : list of paths, optional
         Files of the other tables: canonical columns, or mapped by the mapping's table of that name.
     preset : {"douyin", "tmall"}, optional
     mapping : Mapping or path, optional
@@ -205,13 +206,14 @@ def import_shop(
     meta = _read_meta(out)
     _check_salt(meta, salt)
     inputs = [Path(p) for p in [*orders, *(members or []), *(products or []), *(touches or []), *(events or []), *(benefits or []),
-                                *(coupons or [])]]
+                                *(coupons or []), *(referrals or [])]]
     stamp = pd.Timestamp(as_of) if as_of is not None else _newest_file_time(inputs, _tz(spec))
     stage = temp_path(out / "import", "staging")
     (stage / "quarantine").mkdir(parents=True)
     try:
         read = _read_all(stage, spec, preset, salt, stamp, errors, orders=orders, refunds=refunds, members=members,
-                         products=products, touches=touches, events=events, benefits=benefits, coupons=coupons)
+                         products=products, touches=touches, events=events, benefits=benefits, coupons=coupons,
+                         referrals=referrals)
         files_per_table = pd.Series([f.table for f in read["files"]]).value_counts().to_dict()
         tables, table_quality = _merge(out, read["tables"], stamp, files_per_table)
         shop = Shop(**tables, as_of=stamp, name=name or (spec.options.get("name") if spec else None) or meta.get("name") or out.name,

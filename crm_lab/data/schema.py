@@ -8,7 +8,7 @@ Examples
 --------
 >>> from crm_lab.data import SCHEMA
 >>> sorted(SCHEMA)
-['benefits', 'coupons', 'events', 'members', 'orders', 'products', 'touches', 'unpaid_orders']
+['benefits', 'coupons', 'events', 'members', 'orders', 'products', 'referrals', 'touches', 'unpaid_orders']
 """
 
 from __future__ import annotations
@@ -98,6 +98,8 @@ SCHEMA: dict[str, dict[str, str]] = {
     "benefits": {"benefit_id": "str", "kind": "str", "starts_at": "datetime", "ends_at": "datetime", "members_only": "int"},
     "coupons": {"coupon_id": "str", "audience": "str", "discount": "float", "threshold": "float", "starts_at": "datetime",
                 "ends_at": "datetime"},
+    # 裂变: who brought whom into the membership (crm_lab.lifecycle.funnel).
+    "referrals": {"referrer_id": "str", "referred_id": "str", "referred_at": "datetime"},
 }
 
 
@@ -111,6 +113,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "events": ("customer_id", "event", "at"),
     "benefits": ("benefit_id", "starts_at", "members_only"),
     "coupons": ("coupon_id", "audience", "discount", "starts_at"),
+    "referrals": ("referrer_id", "referred_id", "referred_at"),
 }
 
 
@@ -124,6 +127,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "events": (),
     "benefits": ("benefit_id",),
     "coupons": ("coupon_id",),
+    "referrals": ("referred_id",),
 }
 
 
@@ -222,6 +226,7 @@ class Shop:
     unpaid_orders: Any = None
     benefits: Any = None
     coupons: Any = None
+    referrals: Any = None
     truth: dict[str, Any] = field(default_factory=dict)
     as_of: pd.Timestamp | None = None
     name: str = "shop"
@@ -386,7 +391,7 @@ def _rules(table: str, cols: list[str], as_of: pd.Timestamp | None, frame: nw.La
     if table == "events" and "event" in cols:
         rules.append(("event", f"have an event outside {EVENTS}", ~nw.col("event").is_in(EVENTS), f"event must be one of {EVENTS}"))
     time_col = {"orders": "paid_at", "unpaid_orders": "created_at", "members": "joined_at", "touches": "sent_at", "events": "at",
-                "benefits": "starts_at", "coupons": "starts_at"}.get(table)
+                "benefits": "starts_at", "coupons": "starts_at", "referrals": "referred_at"}.get(table)
     if as_of is not None and time_col in cols:
         rules.append(
             (

@@ -249,17 +249,22 @@ def run_notebook(
 # A params file's run
 
 
+def _shop_meta(data: Any) -> dict[str, Any]:
+    """A shop folder's ``shop.json``, or {} (not a folder, none, unreadable)."""
+    meta = Path(str(data)) / "shop.json" if data is not None else None
+    if meta is None or not meta.is_file():
+        return {}
+    try:
+        return json.loads(meta.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
 def _extraction_time(data: Any) -> Any:
     """The extraction time in a shop folder's ``shop.json``, or None."""
     import pandas as pd
 
-    meta = Path(str(data)) / "shop.json" if data is not None else None
-    if meta is None or not meta.is_file():
-        return None
-    try:
-        value = json.loads(meta.read_text(encoding="utf-8")).get("as_of")
-    except (OSError, ValueError):
-        return None
+    value = _shop_meta(data).get("as_of")
     return pd.Timestamp(value) if value else None
 
 
@@ -457,7 +462,7 @@ def run_params(
             records = list(tqdm(pool.map(one, spec.notebooks), total=len(spec.notebooks), desc=spec.campaign, disable=None))
     finally:
         shutil.rmtree(work, ignore_errors=True)  # staged exports of failed notebooks: withdrawn
-    _write_manifest(folder, spec, params_path, current_run, records)
+    _write_manifest(folder, spec, params_path, current_run, records, _shop_meta(shared.get("data")).get("holdout"))
     write_index(root)
     failed = [r for r in records if r["status"] != "ok"]
     if failed:
@@ -465,10 +470,13 @@ def run_params(
     return records
 
 
-def _write_manifest(folder: Path, spec: RunParams, params_path: Path, run_id: str, records: list[dict[str, Any]]) -> None:
+def _write_manifest(folder: Path, spec: RunParams, params_path: Path, run_id: str, records: list[dict[str, Any]],
+                    holdout: dict[str, Any] | None = None) -> None:
     finished = dt.datetime.now().isoformat(timespec="seconds")
     manifest = {"campaign": spec.campaign, "title": spec.title, "params_file": params_path.name, "run_id": run_id,
                 "finished_at": finished, "crm_lab": crm_lab.__version__, "python": platform.python_version(),
+                # The shop's global holdout, which every audience of the run left out (its share; the key stays in shop.json).
+                "global_holdout": {"share": holdout["share"]} if holdout else None,
                 "reports": records}
     atomic_text(folder / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1, default=str))
     lines = [f"{r['status']:6} {r['seconds']:7.1f}s {r['name']}" + (f"  {r['error']}" if r["error"] else "") for r in records]

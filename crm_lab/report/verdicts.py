@@ -330,7 +330,9 @@ def lifecycle_decision(funnel: pd.DataFrame, cohorts: pd.DataFrame, check: Any =
         last = done.iloc[-1]
         text += (f"{last['cohort']:%Y-%m} 入会的新会员 {int(last['new_to_buy']):,} 人，{within}首购率 **{fmt_pct(last['first_purchase_rate'])}**"
                  f"（{fmt_pct(last['first_purchase_low'])} ~ {fmt_pct(last['first_purchase_high'])}），首购后{within}复购率 "
-                 f"{fmt_pct(last['repurchase_rate'])}。")
+                 f"{fmt_pct(last['repurchase_rate'])}"
+                 + (f"，裂变率 {fmt_pct(last['referral_rate'])}（人均带来 {last['referral_factor']:.1f} 位新会员）"
+                    if "referral_rate" in funnel and last["referral_eligible"] and last["referring"] else "") + "。")
     seen = cohorts[cohorts["eligible"] > 0]
     if len(seen):
         n = seen["eligible"].sum()
