@@ -13,6 +13,7 @@ Usage::
 
     python bench/clv.py                      # 1M customers
     python bench/clv.py --customers 100000 --skip-lifetimes
+    python bench/clv.py --fractional --skip-lifetimes --skip-cdnow --old /tmp/old   # recency and T in hours; an earlier tree beside
 """
 
 from __future__ import annotations
@@ -118,10 +119,11 @@ params = {**bgf.params_.to_dict(), **ggf.params_.rename({"v": "gamma"}).to_dict(
 }
 
 
-def run(kind: str, data: Path) -> dict:
+def run(kind: str, data: Path, tree: str | None = None) -> dict:
     code = (
-        "import time, resource, json\nimport pandas as pd\n"
-        f"df = pd.read_parquet({str(data)!r})\n" + CHILD[kind]
+        "import time, resource, json, sys\nimport pandas as pd\n"
+        + (f"sys.path.insert(0, {tree!r})\n" if tree else "")
+        + f"df = pd.read_parquet({str(data)!r})\n" + CHILD[kind]
         + "\nprint(json.dumps(dict(cpu=cpu, peak=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,"
         " params={k: float(v) for k, v in params.items()})))"
     )
@@ -168,17 +170,24 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--skip-lifetimes", action="store_true")
     parser.add_argument("--skip-cdnow", action="store_true")
+    parser.add_argument("--fractional", action="store_true", help="recency and T to the hour (no two customers alike)")
+    parser.add_argument("--old", default=None, help="an earlier source tree, run as 'crm_lab (old)' beside")
     args = parser.parse_args()
     if not args.skip_cdnow:
         cdnow_holdout()
     df = simulate(args.customers)
+    if args.fractional:  # hours since the first purchase, as a summary of timestamps would give
+        hours = np.random.default_rng(1).integers(0, 24, (2, len(df))) / 24
+        df["T"] = df["T"] + hours[0]
+        df["recency"] = np.where(df["frequency"] > 0, np.minimum(df["recency"] + hours[1], df["T"]), 0.0)
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "rfm.parquet"
         df.to_parquet(data)
-        kinds = ["crm_lab", "scipy_reference"] + ([] if args.skip_lifetimes else ["lifetimes"])
+        kinds = ["crm_lab", "scipy_reference"] + ([] if args.skip_lifetimes else ["lifetimes"]) + (["crm_lab (old)"] if args.old else [])
         results = {}
         for kind in kinds:
-            runs = [run(kind, data) for _ in range(args.repeat if kind != "lifetimes" else 1)]
+            child, tree = ("crm_lab", args.old) if kind == "crm_lab (old)" else (kind, None)
+            runs = [run(child, data, tree) for _ in range(args.repeat if kind != "lifetimes" else 1)]
             best = min(runs, key=lambda r: r["cpu"])
             best["runs"] = [round(r["cpu"], 2) for r in runs]
             results[kind] = best

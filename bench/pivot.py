@@ -44,7 +44,8 @@ print(time.perf_counter() - t, out.shape)
 
 def _run(code: str) -> tuple[float, float]:
     wrapped = code + "\nimport resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
-    out = subprocess.run([sys.executable, "-c", wrapped], capture_output=True, text=True, check=True).stdout.split("\n")
+    # The last two lines: DuckDB's progress bar writes to stdout before them.
+    out = subprocess.run([sys.executable, "-c", wrapped], capture_output=True, text=True, check=True).stdout.strip().split("\n")[-2:]
     return float(out[0].split()[0]), float(out[1])
 
 

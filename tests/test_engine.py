@@ -77,3 +77,27 @@ def test_threads_read_shop_folders_at_once(shop_dir):
     with ThreadPoolExecutor(4) as pool:
         counts = list(pool.map(count, range(16)))
     assert len(set(counts)) == 1 and counts[0] > 0
+
+
+class _Conf(dict):
+    def get(self, key, default=None):
+        return super().get(key, default)
+
+    def set(self, key, value):
+        self[key] = value
+
+
+def test_a_spark_session_at_its_defaults_gets_partitions_for_its_cores_and_a_tuned_one_is_left_alone():
+    from types import SimpleNamespace
+
+    fresh = SimpleNamespace(conf=_Conf({"spark.sql.shuffle.partitions": "200", "spark.sql.adaptive.enabled": "false"}),
+                            sparkContext=SimpleNamespace(defaultParallelism=2))
+    assert cl.engine.tune_spark(fresh) == {"spark.sql.shuffle.partitions": "4", "spark.sql.adaptive.enabled": "true"}
+    tuned = SimpleNamespace(conf=_Conf({"spark.sql.shuffle.partitions": "64"}), sparkContext=SimpleNamespace(defaultParallelism=2))
+    assert cl.engine.tune_spark(tuned) == {} and tuned.conf["spark.sql.shuffle.partitions"] == "64"
+
+
+@pytest.mark.spark
+def test_meeting_the_test_session_keeps_its_own_settings(spark, small_shop):
+    cl.engine.lazy(spark.createDataFrame(small_shop.orders.head(10)))
+    assert spark.conf.get("spark.sql.shuffle.partitions") == "4"  # set by the fixture, not by crm_lab
