@@ -408,3 +408,13 @@ def test_a_run_killed_at_any_point_and_run_again_publishes_a_complete_valid_set(
             exported = list((out / "k" / "audiences").glob(f"*/{name}/m_new_members.csv"))
             assert len(exported) == 1 and exported[0].with_name("m_new_members.csv.manifest.json").exists()
     assert interrupted >= 4  # every point but the last is inside the run
+
+
+def test_the_command_line_names_every_recipe_without_importing_them():
+    import subprocess
+    import sys
+
+    assert set(cl.cli.RECIPE_NAMES) == set(cl.recipes.RECIPES)
+    code = ("import sys\nfrom crm_lab.cli import main\ntry:\n    main(['audience', '--help'])\nexcept SystemExit:\n    pass\n"
+            "print('crm_lab.recipes' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1] == "False"
