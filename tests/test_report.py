@@ -545,3 +545,15 @@ def test_the_top_box_decides_and_says_when_a_sample_is_too_small(small_shop):
     assert "crm-badge bad" in box and "<b>结论</b>" in box and "<b>建议</b>" in box
     with pytest.raises(ValueError, match="unknown status"):
         cl.report.verdict("x", status="ok")
+
+
+def test_the_index_names_two_pages_of_one_template_by_their_own_titles(tmp_path):
+    """params/demo_pivot.yaml runs the pivot twice: each page is listed under its own title."""
+    camp = tmp_path / "pivot"
+    camp.mkdir()
+    reports = [{"notebook": "pivot", "name": n, "report": f"{n}.html", "status": "ok", "parameters": {"title": t}}
+               for n, t in (("pivot", "品类 × 月份"), ("pivot_tier_genre", "会员等级 × 流量体裁"))]
+    (camp / "manifest.json").write_text(json.dumps({"campaign": "pivot", "title": "透视", "reports": reports}, ensure_ascii=False),
+                                        encoding="utf-8")
+    page = cl.report.write_index(tmp_path).read_text(encoding="utf-8")
+    assert "自定义透视 · 品类 × 月份" in page and "自定义透视 · 会员等级 × 流量体裁" in page

@@ -71,7 +71,12 @@ def _row(manifest: dict[str, Any], record: dict[str, Any]) -> str:
     if record.get("status") == "ok" and facts.get("status") in BADGES:
         status = f'<span class="crm-badge {BADGES[facts["status"]]}">{html.escape(facts["status"])}</span>'
     reason = f"<br><small>{html.escape(str(record['error']))[:300]}</small>" if record.get("error") else ""
-    name = html.escape(REPORT_NAMES.get(record.get("notebook"), str(record.get("name"))))
+    name = REPORT_NAMES.get(record.get("notebook"), str(record.get("name")))
+    twins = [r for r in manifest.get("reports", []) if r.get("notebook") == record.get("notebook")]
+    own = (record.get("parameters") or {}).get("title")
+    if len(twins) > 1 and own:  # one template twice in a campaign: its pages by their own titles (the params' title)
+        name = f"{name} · {own}"
+    name = html.escape(name)
     shown = f"<a href=\"{html.escape(link)}\">{name}</a>" if record.get("report") else name
     conclusion = html.escape(_first_sentence(facts.get("conclusion")))
     # Name, status and conclusion first: on a phone they are what shows without scrolling sideways.
