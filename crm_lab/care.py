@@ -474,6 +474,13 @@ def coupon_reminders(shop: Shop, at: Any = None, *, ends_within: Any = "3D") -> 
     -------
     pandas.DataFrame: ``customer_id, coupon_id, audience, discount, threshold, ends_at``, one row
     per customer and coupon; the shop's global holdout is left out (``attrs["held_out"]`` counts it).
+
+    Examples
+    --------
+    >>> import crm_lab as cl
+    >>> due = cl.care.coupon_reminders(cl.datasets.make_shop(2_000, seed=4), "2025-11-09")  # 双11 coupons end on 11-11
+    >>> sorted(due["coupon_id"].unique())
+    ['M04', 'S04']
     """
     from crm_lab.data import net_amount
 
@@ -504,6 +511,13 @@ def points_reminders(shop: Shop, at: Any = None, *, expire_on: str = "12-31", wi
     -------
     pandas.DataFrame: ``customer_id, points, expires_at``; empty when the next expiry is further
     away (``attrs["next_expiry"]`` says when it is); the global holdout left out (``attrs["held_out"]``).
+
+    Examples
+    --------
+    >>> import crm_lab as cl
+    >>> due = cl.care.points_reminders(cl.datasets.make_shop(2_000, seed=4), within="35D", min_points=100)
+    >>> str(due.attrs["next_expiry"].date()), bool((due["points"] >= 100).all())
+    ('2026-01-01', True)
     """
     at = _moment(shop, at)
     members = _needs(shop, "members", "points reminders")
@@ -562,6 +576,14 @@ def run_care(shop: Shop, rules: CareRules, out: str | os.PathLike[str], at: Any 
     (order_id, note, rule), ``payment_reminders.csv`` (order_id, customer_id, group),
     ``coupon_reminders.csv``, ``points_reminders.csv`` (customer ids), ``manifest.json``; UTF-8 with a
     BOM so that Excel and ERP imports read the Chinese notes.
+
+    Examples
+    --------
+    >>> import tempfile, crm_lab as cl
+    >>> rules = cl.care.CareRules.from_dict({"package_cards": [{"note": "放入品牌感谢卡"}], "payment_reminders": True})
+    >>> done = cl.care.run_care(cl.datasets.make_shop(2_000, seed=4), rules, tempfile.mkdtemp())
+    >>> done.summary()["file"].tolist()
+    ['package_cards.csv', 'payment_reminders.csv']
     """
     at = _moment(shop, at)
     out = Path(out)

@@ -316,6 +316,11 @@ def _value_sd(cands: pd.DataFrame, out: pd.DataFrame, channels: list[str]) -> fl
     return float(np.sqrt(sum(parts))) if parts else 0.0
 
 
+def _segment_of(ids: pd.Series, segments: pd.Series) -> pd.Series:
+    """Each id's segment label; ``"other"`` for the ids ``segments`` does not name."""
+    return ids.map(segments.astype("str")).astype("str").fillna("other")
+
+
 def segment_uplift(shop: Shop, campaign_id: str, segments: pd.Series, *, window: str = "7D") -> pd.DataFrame:
     """A past test's uplift per segment: the difference in response rate, treatment vs control, with its standard error.
 
@@ -332,11 +337,19 @@ def segment_uplift(shop: Shop, campaign_id: str, segments: pd.Series, *, window:
     Returns
     -------
     pandas.DataFrame indexed by segment: ``customers, control_customers, uplift, uplift_se``.
+
+    Examples
+    --------
+    >>> import pandas as pd, crm_lab as cl
+    >>> shop = cl.datasets.make_shop(3_000, seed=5)
+    >>> seg = cl.program.segment_uplift(shop, "d11_2025_wave1", pd.Series(dtype=str))  # one segment: everyone
+    >>> seg.index.tolist()
+    ['other']
     """
     from crm_lab.response import response, window_label
 
     resp = response(shop, campaign_id, windows=(window,))
-    resp["segment"] = resp["customer_id"].map(segments).fillna("other")
+    resp["segment"] = _segment_of(resp["customer_id"], segments)
     col = f"responded_{window_label(window)}"
     rates = resp.groupby(["segment", "group"])[col].agg(["mean", "size"]).unstack("group")
     p1, n1, p0, n0 = rates[("mean", "treatment")], rates[("size", "treatment")], rates[("mean", "control")], rates[("size", "control")]
@@ -364,7 +377,7 @@ def candidates(shop: Shop, tests: dict[str, str], segments_at_send: dict[str, pd
     s = customer_summary(shop, as_of=as_of)
     value = clv.fit(s).predict(horizon="90D")["expected_order_value"]
     out = pd.DataFrame({"customer_id": s.index.astype(str), "value": value.to_numpy()})
-    out["segment"] = out["customer_id"].map(segments_now).fillna("other").to_numpy()
+    out["segment"] = _segment_of(out["customer_id"], segments_now).to_numpy()
     for channel, campaign_id in tests.items():
         est = segment_uplift(shop, campaign_id, segments_at_send[campaign_id], window=window)
         out[f"uplift_{channel}"] = out["segment"].map(est["uplift"]).fillna(0.0).clip(lower=0.0)

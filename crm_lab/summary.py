@@ -206,6 +206,8 @@ def customer_summary(source: Any, *, as_of: Any = None) -> pd.DataFrame:
             nw.col("kept_net").sum(),
             nw.col("first_kept_net").sum(),
         )
+        if result.implementation.is_duckdb():
+            result = result.sort("customer_id")  # DuckDB's parallel sort, not pandas' one-core sort of text ids
         df = engine.collect(result)
     return _finish(df, as_of)
 
@@ -213,7 +215,9 @@ def customer_summary(source: Any, *, as_of: Any = None) -> pd.DataFrame:
 def _finish(df: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     """Date arithmetic and derived columns on the collected one-row-per-customer table."""
     df["customer_id"] = df["customer_id"].astype("str")
-    df = df.sort_values("customer_id").set_index("customer_id")
+    if not df["customer_id"].is_monotonic_increasing:
+        df = df.sort_values("customer_id")
+    df = df.set_index("customer_id")
     for col in ("first_order_at", "last_order_at", "first_day", "last_day", "first_kept_day", "last_kept_day"):
         if df[col].dtype != "datetime64[us]":
             df[col] = pd.to_datetime(df[col]).astype("datetime64[us]")

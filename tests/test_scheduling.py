@@ -418,3 +418,14 @@ def test_the_command_line_names_every_recipe_without_importing_them():
     code = ("import sys\nfrom crm_lab.cli import main\ntry:\n    main(['audience', '--help'])\nexcept SystemExit:\n    pass\n"
             "print('crm_lab.recipes' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1] == "False"
+
+
+def test_a_simulated_folder_is_validated_once_when_written(tmp_path, monkeypatch):
+    from crm_lab.data import canonical
+
+    assert cl.cli.main(["simulate", "--customers", "300", "--out", str(tmp_path / "shop")]) == 0
+    assert (tmp_path / "shop" / canonical.VALIDATED_MARKER).exists()
+    calls = []
+    monkeypatch.setattr(canonical, "validate", lambda frame, table, **kw: calls.append(table) or frame)
+    cl.data.read_shop(tmp_path / "shop")
+    assert calls == []  # the reports that read it skip validating it again
