@@ -36,7 +36,7 @@ from crm_lab import engine, rules
 from crm_lab.data import (
     Shop,
     atomic_write,
-    net_amount,
+    kept_orders,
     observation_end,
     window_length,
 )
@@ -326,11 +326,9 @@ class Audience:
         lf = engine.between(lf, "paid_at", start, stop)
         if product is not None:
             lf = lf.filter(nw.col("product_id").is_in(rules.as_list(product)))
-        net = net_amount()
         kept = engine.collect(
-            lf.join(rules._ids_where(self.shop, ids), on="customer_id", how="semi")
-            .with_columns(net=net).group_by("customer_id", "order_id").agg(nw.col("net").sum())
-            .filter(nw.col("net") > 0).group_by("customer_id").agg(nw.len().alias("orders"), nw.col("net").sum().alias("net_amount"))
+            kept_orders(lf.join(rules._ids_where(self.shop, ids), on="customer_id", how="semi"))
+            .group_by("customer_id").agg(nw.len().alias("orders"), nw.col("net").sum().alias("net_amount"))
         ).set_index("customer_id")
         out = pd.DataFrame({"customer_id": ids})
         out["orders"] = out["customer_id"].map(kept["orders"]).fillna(0).astype("int64")

@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from crm_lab import engine
-from crm_lab.data import SCHEMA, Shop, window_length
+from crm_lab.data import Shop, kept_orders, required_table, window_length
 from crm_lab.files import atomic_frame, replace_dir
 from crm_lab.results import Result
 from crm_lab.splits import control_groups, in_holdout
@@ -211,23 +211,11 @@ def _unshipped_lines(shop: Shop, at: pd.Timestamp) -> pd.DataFrame:
 
 def _first_kept_order_at(shop: Shop, customers: pd.Series, at: pd.Timestamp) -> pd.Series:
     """Each customer's first kept order time before ``at`` (kept: net of refunds above 0)."""
-    from crm_lab.data import net_amount
-
     lf = engine.lazy(shop.orders)
     ids = engine.like(shop.orders, pd.DataFrame({"customer_id": customers.drop_duplicates().astype(str)}))
-    orders = (lf.filter(nw.col("paid_at") < engine.timestamp(at, lf)).join(ids, on="customer_id", how="semi")
-              .with_columns(net=net_amount()).group_by("customer_id", "order_id")
-              .agg(nw.col("net").sum(), nw.col("paid_at").min()).filter(nw.col("net") > 0)
-              .group_by("customer_id").agg(nw.col("paid_at").min().alias("first_at")))
+    lines = lf.filter(nw.col("paid_at") < engine.timestamp(at, lf)).join(ids, on="customer_id", how="semi")
+    orders = kept_orders(lines).group_by("customer_id").agg(nw.col("paid_at").min().alias("first_at"))
     return engine.collect(orders).set_index("customer_id")["first_at"]
-
-
-def _needs(shop: Shop, table: str, what: str) -> Any:
-    frame = getattr(shop, table, None)
-    if frame is None:
-        raise ValueError(f"{what} needs the {table} table: the shop has none. Fix: add {table}.parquet to the shop folder "
-                         f"(columns: {', '.join(SCHEMA[table])}) or drop the rules that use it")
-    return frame
 
 
 def _order_table(shop: Shop, lines: pd.DataFrame, rules: tuple[CardRule, ...], at: pd.Timestamp) -> pd.DataFrame:
@@ -239,7 +227,7 @@ def _order_table(shop: Shop, lines: pd.DataFrame, rules: tuple[CardRule, ...], a
         first = _first_kept_order_at(shop, orders["customer_id"], at)
         orders["first_order"] = orders["paid_at"] <= orders["customer_id"].map(first).fillna(pd.Timestamp.max)
     if "member_tier" in used:
-        members = engine.collect(engine.lazy(_needs(shop, "members", "a member_tier rule")).select("customer_id", "tier"))
+        members = engine.collect(engine.lazy(required_table(shop, "members", "a member_tier rule", " or drop the rules that use it")).select("customer_id", "tier"))
         orders["tier"] = orders["customer_id"].map(members.set_index("customer_id")["tier"])
     return orders
 
@@ -323,7 +311,7 @@ def package_cards(shop: Shop, rules: CareRules, at: Any = None) -> PackageCards:
     at = _moment(shop, at)
     lines = _unshipped_lines(shop, at)
     if any("category" in r.when for r in rules.package_cards):
-        products = engine.collect(engine.lazy(_needs(shop, "products", "a category rule")).select("product_id", "category"))
+        products = engine.collect(engine.lazy(required_table(shop, "products", "a category rule", " or drop the rules that use it")).select("product_id", "category"))
         lines["category"] = lines["product_id"].map(products.drop_duplicates("product_id").set_index("product_id")["category"])
     orders = _order_table(shop, lines, rules.package_cards, at)
     masks = [_matches(r, lines, orders) for r in rules.package_cards]
@@ -368,7 +356,7 @@ class PaymentReminders(Result):
 
 
 def _unpaid_in_window(shop: Shop, at: pd.Timestamp, created_within: Any) -> pd.DataFrame:
-    lf = engine.lazy(_needs(shop, "unpaid_orders", "payment reminders"))
+    lf = engine.lazy(required_table(shop, "unpaid_orders", "payment reminders"))
     cols = engine.columns(shop.unpaid_orders)
     lf = engine.between(lf, "created_at", at - window_length(created_within), at)
     keep = [c for c in ("order_id", "customer_id", "created_at", "amount", "status") if c in cols]
@@ -482,21 +470,18 @@ def coupon_reminders(shop: Shop, at: Any = None, *, ends_within: Any = "3D") -> 
     >>> sorted(due["coupon_id"].unique())
     ['M04', 'S04']
     """
-    from crm_lab.data import net_amount
-
     at = _moment(shop, at)
-    coupons = engine.collect(engine.lazy(_needs(shop, "coupons", "coupon reminders")))
+    coupons = engine.collect(engine.lazy(required_table(shop, "coupons", "coupon reminders")))
     ending = coupons[(coupons["starts_at"] <= at) & (coupons["ends_at"] > at) & (coupons["ends_at"] <= at + window_length(ends_within))]
     lf = engine.lazy(shop.orders)
     rows = []
     for coupon in ending.itertuples():  # a handful of coupons, each one query
         if coupon.audience == "member":
-            members = engine.lazy(_needs(shop, "members", "a member coupon's reminder"))
+            members = engine.lazy(required_table(shop, "members", "a member coupon's reminder"))
             audience = members.filter(nw.col("joined_at") < engine.timestamp(at, members)).select("customer_id")
         else:
             audience = engine.between(lf, "paid_at", coupon.starts_at - pd.Timedelta(days=365), coupon.starts_at).select("customer_id").unique()
-        since = (engine.between(lf, "paid_at", coupon.starts_at, at).with_columns(net=net_amount())
-                 .group_by("customer_id", "order_id").agg(nw.col("net").sum()).filter(nw.col("net") > 0).select("customer_id").unique())
+        since = kept_orders(engine.between(lf, "paid_at", coupon.starts_at, at)).select("customer_id").unique()
         ids = engine.collect(audience.join(since, on="customer_id", how="anti"))["customer_id"].astype(str).sort_values()
         rows.append(pd.DataFrame({"customer_id": ids.to_numpy(), "coupon_id": coupon.coupon_id, "audience": coupon.audience,
                                   "discount": coupon.discount, "threshold": coupon.threshold, "ends_at": coupon.ends_at}))
@@ -520,7 +505,7 @@ def points_reminders(shop: Shop, at: Any = None, *, expire_on: str = "12-31", wi
     ('2026-01-01', True)
     """
     at = _moment(shop, at)
-    members = _needs(shop, "members", "points reminders")
+    members = required_table(shop, "members", "points reminders")
     expiry = pd.Timestamp(f"{at.year}-{expire_on}") + pd.Timedelta(days=1)
     if expiry <= at:
         expiry = pd.Timestamp(f"{at.year + 1}-{expire_on}") + pd.Timedelta(days=1)

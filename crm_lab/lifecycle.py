@@ -27,7 +27,7 @@ import pandas as pd
 
 from crm_lab import engine
 from crm_lab.conversion import _pandas_freq, conversion, member_cohorts
-from crm_lab.data import SCHEMA, Shop, observation_end, window_length
+from crm_lab.data import Shop, kept_orders, observation_end, required_table, window_length
 from crm_lab.results import Result
 from crm_lab.summary import order_lines
 from crm_lab.uplift import rate_with_interval
@@ -142,8 +142,7 @@ def _repurchases(shop: Shop, conv: pd.DataFrame, span: pd.Timedelta, end: pd.Tim
 def _kept_orders(shop: Shop, as_of: Any) -> tuple[pd.DataFrame, pd.Timestamp]:
     """Every kept order (net of refunds above 0): customer, order, time and a product (the smallest id of its lines), in time order."""
     lines, used = order_lines(shop, as_of=as_of, keep=["product_id"])
-    orders = engine.collect(lines.group_by("customer_id", "order_id").agg(
-        nw.col("paid_at").min(), nw.col("net").sum(), nw.col("product_id").min()).filter(nw.col("net") > 0))
+    orders = engine.collect(kept_orders(lines, nw.col("product_id").min()))
     orders = orders.astype({"customer_id": "str"}).sort_values(["customer_id", "paid_at", "order_id"], ignore_index=True)
     orders["rank"] = orders.groupby("customer_id").cumcount() + 1
     return orders, observation_end(used)
@@ -245,11 +244,7 @@ class MembershipCheck(Result):
 
 
 def _table(shop: Shop, name: str, end: pd.Timestamp, time_col: str) -> pd.DataFrame:
-    frame = getattr(shop, name, None)
-    if frame is None:
-        raise ValueError(f"membership_check needs the {name} table: the shop has none. Fix: add {name}.parquet to the shop folder "
-                         f"(columns: {', '.join(SCHEMA[name])})")
-    lf = engine.lazy(frame)
+    lf = engine.lazy(required_table(shop, name, "membership_check"))
     return engine.collect(lf.filter(nw.col(time_col) < engine.timestamp(end, lf)))
 
 

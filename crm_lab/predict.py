@@ -54,10 +54,13 @@ PREDICTION_COLUMNS = {
 }
 
 
-def _posterior(model: BetaGeo, frequency: np.ndarray, T: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Shape and rate of an alive customer's purchase rate given the history (Gamma(r + x, α + T))."""
-    r, alpha, _a, _b = model._p()
-    return r + frequency, alpha + T
+def _posterior(model: clv.CLVModel, summary: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """P(alive) per customer, and the shape and rate of an alive customer's purchase rate given the
+    history (Gamma(r + x, α + T)), in the model's time unit."""
+    purchases = _bgnbd(model)
+    r, alpha, _a, _b = purchases._p()
+    x, T = summary["frequency"].to_numpy(float), summary["T"].to_numpy(float)
+    return purchases.probability_alive(x, summary["recency"].to_numpy(float), T), r + x, alpha + T
 
 
 def churn_risk(model: clv.CLVModel, summary: pd.DataFrame, within: Any = "90D") -> pd.Series:
@@ -79,11 +82,8 @@ def churn_risk(model: clv.CLVModel, summary: pd.DataFrame, within: Any = "90D") 
     >>> bool(risk.between(0, 1).all())
     True
     """
-    purchases = _bgnbd(model)
     t = _days(within) / TIME_UNITS[model.time_unit]
-    x, T = summary["frequency"].to_numpy(float), summary["T"].to_numpy(float)
-    alive = purchases.probability_alive(x, summary["recency"].to_numpy(float), T)
-    shape, rate = _posterior(purchases, x, T)
+    alive, shape, rate = _posterior(model, summary)
     quiet = (rate / (rate + t)) ** shape
     return pd.Series(1 - alive + alive * quiet, index=summary.index, name="churn_risk")
 
@@ -91,10 +91,7 @@ def churn_risk(model: clv.CLVModel, summary: pd.DataFrame, within: Any = "90D") 
 def next_order_in(model: clv.CLVModel, summary: pd.DataFrame, horizon: Any = "365D") -> pd.Series:
     """Median days to the next purchase per customer; NaN when a purchase within ``horizon`` is
     less likely than not (P(alive) <= 1/2 means it may never come)."""
-    purchases = _bgnbd(model)
-    x, T = summary["frequency"].to_numpy(float), summary["T"].to_numpy(float)
-    alive = purchases.probability_alive(x, summary["recency"].to_numpy(float), T)
-    shape, rate = _posterior(purchases, x, T)
+    alive, shape, rate = _posterior(model, summary)
     with np.errstate(divide="ignore", invalid="ignore"):
         t = rate * ((1 - 0.5 / alive) ** (-1 / shape) - 1)
     days = np.where(alive > 0.5, t, np.nan) * TIME_UNITS[model.time_unit]

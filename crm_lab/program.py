@@ -29,7 +29,7 @@ import pandas as pd
 from scipy import special
 
 from crm_lab import engine, uplift
-from crm_lab.data import Shop, net_amount
+from crm_lab.data import Shop, kept_orders, net_amount
 from crm_lab.periods import window
 from crm_lab.results import Result
 from crm_lab.splits import in_holdout
@@ -88,8 +88,7 @@ class ProgramReport(Result):
 
 def _known_customers(shop: Shop, start: pd.Timestamp) -> pd.Series:
     lf = engine.lazy(shop.orders)
-    kept = (lf.filter(nw.col("paid_at") < engine.timestamp(start, lf)).with_columns(net=net_amount())
-            .group_by("customer_id", "order_id").agg(nw.col("net").sum()).filter(nw.col("net") > 0).select("customer_id").unique())
+    kept = kept_orders(lf.filter(nw.col("paid_at") < engine.timestamp(start, lf))).select("customer_id").unique()
     return engine.collect(kept)["customer_id"].astype(str).sort_values(ignore_index=True)
 
 

@@ -660,18 +660,25 @@ REMINDER = {"campaign_id": "payment_reminder", "control_share": 0.2, "cost": 0.0
             "pay_probability_reminded": 0.25, "pay_probability_control": 0.10}
 
 
-def _operations(w: _World, seed: int) -> dict[str, Any]:
-    """What the daily event care works on: each order's shipping time (ship 4 hours to a few days
-    after payment, so the last days' orders are still unshipped at the data end) and 催付 with its
-    response. Drawn from their own stream, so the rest of the seeded shop is unchanged."""
-    rng = np.random.default_rng([seed, 2026])
-    end = w.t_start + pd.Timedelta(days=w.days)
+def _ship_times(paid_at: pd.Series, rng: np.random.Generator, end: pd.Timestamp) -> pd.Series:
+    """Shipping 4 hours + Gamma(2, 12 h) after payment; none yet for those later than the data end."""
+    shipped = paid_at + pd.to_timedelta(4 + rng.gamma(2.0, 12.0, len(paid_at)), unit="h")
+    return shipped.where(shipped <= end)
+
+
+def _shipping(w: _World, rng: np.random.Generator, end: pd.Timestamp) -> None:
+    """One shipping time per order (drawn per line, the first line's kept), so the last days' orders are unshipped."""
     orders = w.orders
-    lag = pd.to_timedelta(4 + rng.gamma(2.0, 12.0, len(orders)), unit="h")
-    first_line = ~orders["order_id"].duplicated()  # one shipping time per order
-    per_order = pd.Series((orders["paid_at"] + lag).where(first_line).to_numpy(), index=orders["order_id"]).dropna()
-    shipped = orders["order_id"].map(per_order).astype("datetime64[us]")
-    orders["shipped_at"] = shipped.where(shipped <= end)
+    first_line = ~orders["order_id"].duplicated()
+    shipped = _ship_times(orders["paid_at"], rng, end)
+    per_order = pd.Series(shipped.to_numpy(), index=orders["order_id"])[first_line.to_numpy()]
+    orders["shipped_at"] = orders["order_id"].map(per_order).astype("datetime64[us]")
+
+
+def _reminder_sends(w: _World, rng: np.random.Generator, end: pd.Timestamp) -> tuple[pd.Index, np.ndarray, np.ndarray, pd.Series]:
+    """催付 of the unpaid orders of the last ``REMINDER_DAYS``, 30-60 minutes after creation, a share
+    held out; the touches are added. Returns the unpaid rows reminded, who was held out, who paid
+    and when they paid (or would have)."""
     up = w.unpaid_orders
     # Reminded up to the day before the data end: the last day's unpaid orders are the next run's to do.
     window = (up["created_at"] > end - pd.Timedelta(days=REMINDER_DAYS)) & (up["created_at"] <= end - pd.Timedelta(days=1))
@@ -689,22 +696,37 @@ def _operations(w: _World, seed: int) -> dict[str, Any]:
         "customer_id": up.loc[recent, "customer_id"].to_numpy(), "channel": "sms", "sent_at": sent.to_numpy(),
         "group": np.where(control, "control", "treatment"), "cost": np.where(control, 0.0, REMINDER["cost"]),
     }))
-    paid_rows = up.loc[recent[pays]]
+    return recent, control, pays, paid_at
+
+
+def _paid_after_reminders(w: _World, rng: np.random.Generator, end: pd.Timestamp, paid: pd.Index, paid_at: pd.Series) -> None:
+    """The reminded orders that were paid join the orders (the same order ids) and leave 待支付."""
+    up, orders = w.unpaid_orders, w.orders
+    rows = up.loc[paid]
     late = pd.DataFrame({
-        "order_id": paid_rows["order_id"], "line_id": paid_rows["line_id"], "customer_id": paid_rows["customer_id"],
-        "paid_at": paid_at[pays].astype("datetime64[us]").to_numpy(), "product_id": paid_rows["product_id"],
-        "sku_id": paid_rows["product_id"] + "-01", "quantity": paid_rows["quantity"], "paid_amount": paid_rows["amount"],
+        "order_id": rows["order_id"], "line_id": rows["line_id"], "customer_id": rows["customer_id"],
+        "paid_at": paid_at.astype("datetime64[us]").to_numpy(), "product_id": rows["product_id"],
+        "sku_id": rows["product_id"] + "-01", "quantity": rows["quantity"], "paid_amount": rows["amount"],
         "refund_amount": 0.0, "traffic_genre": "other", "traffic_source": "其他", "channel": "douyin",
     })
-    late_shipped = late["paid_at"] + pd.to_timedelta(4 + rng.gamma(2.0, 12.0, len(late)), unit="h")
-    late["shipped_at"] = late_shipped.where(late_shipped <= end)
+    late["shipped_at"] = _ship_times(late["paid_at"], rng, end)
     late = late.reindex(columns=orders.columns).astype(orders.dtypes.to_dict())
     w.orders = pd.concat([orders, late], ignore_index=True)
     # A sample buyer who paid a reminded order of the full size has converted too: the truth follows the orders.
     bought = pd.MultiIndex.from_arrays([late["customer_id"], late["product_id"]])
     converted = pd.MultiIndex.from_arrays([w.customer_ids[w.sample_cust], w.pids[w.full_idx]]).isin(bought)
     w.converts, w.has_next = w.converts | converted, w.has_next | converted
-    up.loc[recent[pays], "status"] = "已支付"
+    up.loc[paid, "status"] = "已支付"
+
+
+def _operations(w: _World, seed: int) -> dict[str, Any]:
+    """What the daily event care works on: each order's shipping time and 催付 with its response.
+    Drawn from their own stream, so the rest of the seeded shop is unchanged."""
+    rng = np.random.default_rng([seed, 2026])
+    end = w.t_start + pd.Timedelta(days=w.days)
+    _shipping(w, rng, end)
+    recent, control, pays, paid_at = _reminder_sends(w, rng, end)
+    _paid_after_reminders(w, rng, end, recent[pays], paid_at[pays])
     return {**REMINDER, "reminded": int((~control).sum()), "held_out": int(control.sum()),
             "paid_reminded": int((pays & ~control).sum()), "paid_control": int((pays & control).sum()),
             "unshipped_orders": int(w.orders.loc[w.orders["shipped_at"].isna(), "order_id"].nunique())}

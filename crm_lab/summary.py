@@ -27,7 +27,7 @@ import pandas as pd
 
 from crm_lab import engine
 from crm_lab._docs import share_docs
-from crm_lab.data import Shop, observation_end, orders_of
+from crm_lab.data import observation_end, orders_of, required_table
 from crm_lab.results import Result
 
 __all__ = ["customer_summary", "order_lines", "period_summary", "breakdown", "pivot", "PIVOT_DIMENSIONS", "PIVOT_VALUES", "shop_kpis",
@@ -380,10 +380,7 @@ def _pivot_lines(source: Any, dims: list[str], as_of: Any, since: Any) -> nw.Laz
     for dim, table, column in (("category", "products", "category"), ("member_tier", "members", "tier")):
         if dim not in dims:
             continue
-        frame = getattr(source, table, None) if isinstance(source, Shop) else None
-        if frame is None:
-            raise ValueError(f"pivot by {dim} needs the {table} table ({PIVOT_DIMENSIONS[dim][1]}): the shop has none. "
-                             f"Fix: add {table}.parquet to the shop folder, or pivot by other dimensions")
+        frame = required_table(source, table, f"pivot by {dim} ({PIVOT_DIMENSIONS[dim][1]})", ", or pivot by other dimensions")
         key = "product_id" if table == "products" else "customer_id"
         other = engine.lazy(frame).select(key, column).unique(subset=[key]) if table == "products" else engine.lazy(frame).select(key, column)
         lines = lines.join(other, on=key, how="left")

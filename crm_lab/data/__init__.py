@@ -61,7 +61,7 @@ from crm_lab.data.schema import (
     Shop,
     validate,
 )
-from crm_lab.data.tables import OWN_SALES, PRODUCT_COLUMNS, net_amount, orders_of, product_names, products
+from crm_lab.data.tables import OWN_SALES, PRODUCT_COLUMNS, kept_orders, net_amount, orders_of, product_names, products, required_table
 from crm_lab.periods import observation_end, window_length
 
 __all__ = [
@@ -98,5 +98,7 @@ __all__ = [
     "PRODUCT_COLUMNS",
     "orders_of",
     "net_amount",
+    "kept_orders",
+    "required_table",
     "OWN_SALES",
 ]

@@ -16,7 +16,7 @@ import pandas as pd
 
 from crm_lab import engine
 
-from crm_lab.data.schema import Shop
+from crm_lab.data.schema import SCHEMA, Shop
 
 
 #: The influencer label of orders that came through no influencer (the shop's own sales).
@@ -37,6 +37,46 @@ def net_amount() -> nw.Expr:
     [70.0, 50.0]
     """
     return nw.col("paid_amount") - nw.col("refund_amount").fill_null(0.0)
+
+
+def kept_orders(lines: nw.LazyFrame, *extra: nw.Expr) -> nw.LazyFrame:
+    """The kept orders (net of refunds above 0) among order lines, lazily where they live:
+    ``customer_id, order_id, net, paid_at`` (the order's first payment) and any ``extra`` aggregates.
+
+    The one meaning of "bought" when refunds count: a fully refunded order is no purchase.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_lab import engine
+    >>> lines = engine.lazy(pd.DataFrame({"customer_id": ["a", "a", "b"], "order_id": ["1", "1", "2"], "paid_amount": [50.0, 30.0, 20.0],
+    ...                                   "refund_amount": [0.0, 0.0, 20.0], "paid_at": pd.to_datetime(["2025-01-01"] * 3)}))
+    >>> engine.collect(kept_orders(lines))[["customer_id", "net"]].values.tolist()
+    [['a', 80.0]]
+    """
+    if "net" not in lines.collect_schema().names():
+        lines = lines.with_columns(net=net_amount())
+    return lines.group_by("customer_id", "order_id").agg(nw.col("net").sum(), nw.col("paid_at").min(), *extra).filter(nw.col("net") > 0)
+
+
+def required_table(shop: Shop, name: str, what: str, instead: str = "") -> Any:
+    """The shop's table ``name``, or a ValueError saying that ``what`` needs it, how to add it and
+    (``instead``) what else to do.
+
+    Examples
+    --------
+    >>> import crm_lab as cl
+    >>> shop = cl.data.Shop(orders=cl.datasets.make_shop(200, seed=1).orders)
+    >>> required_table(shop, "coupons", "coupon reminders")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: coupon reminders needs the coupons table: the shop has none. Fix: add coupons.parquet to the shop folder (columns: ...
+    """
+    frame = getattr(shop, name, None) if isinstance(shop, Shop) else None
+    if frame is None:
+        raise ValueError(f"{what} needs the {name} table: the shop has none. Fix: add {name}.parquet to the shop folder "
+                         f"(columns: {', '.join(SCHEMA[name])}){instead}")
+    return frame
 
 
 def orders_of(source: Any) -> tuple[Any, pd.Timestamp | None]:

@@ -10,6 +10,8 @@ Examples
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 __all__ = ["GENRE_ZH", "WAVE_ZH", "BASIS_ZH", "TIER_ZH", "WAVE_AUDIENCE_ZH", "AUDIENCE_ZH", "REPORT_NAMES", "META_ZH", "DEFINITIONS", "REPORT_DEFINITIONS",

@@ -31,13 +31,13 @@ class Need:
     ----------
     table : str
     column : str or None
-        A column that must exist and hold at least one value; ``"a|b"``: at least one of them.
+        A column that must exist and hold at least one value; a tuple: at least one of them.
     why : str
         What the report uses it for, in the reader's words.
     """
 
     table: str
-    column: str | None
+    column: str | tuple[str, ...] | None
     why: str
 
 
@@ -52,7 +52,11 @@ NEEDS: dict[str, tuple[Need, ...]] = {
                          Need("orders", "influencer_id", "订单的达人 ID（达人新客人群）")),
     "influencer_repurchase": (Need("orders", "influencer_id", "订单的达人 ID（达人带来的新客）"),),
 }
-NEEDS["event_care"] = (Need("orders", "shipped_at|status", "订单的发货时间或订单状态（哪些已付款订单尚未发货）"),)
+NEEDS["event_care"] = (Need("orders", ("shipped_at", "status"), "订单的发货时间或订单状态（哪些已付款订单尚未发货）"),)
+
+
+def _columns(need: Need) -> tuple[str, ...]:
+    return (need.column,) if isinstance(need.column, str) else tuple(need.column or ())
 
 
 def _has_values(frame: Any, column: str) -> bool:
@@ -71,8 +75,8 @@ def missing(template: str, shop: Any) -> list[str]:
         if frame is None:
             lines.append(f"{template} needs the {need.table} table — {need.why}; the shop has none "
                          f"(add {need.table}.parquet to the folder, or import it with crm-lab import --{need.table})")
-        elif need.column is not None and not any(_has_values(frame, c) for c in need.column.split("|")):
-            columns = " or ".join(f"{need.table}.{c}" for c in need.column.split("|"))
+        elif need.column is not None and not any(_has_values(frame, c) for c in _columns(need)):
+            columns = " or ".join(f"{need.table}.{c}" for c in _columns(need))
             lines.append(f"{template} needs {columns} with values — {need.why}; the shop's {need.table} has none")
     return lines
 
