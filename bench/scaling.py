@@ -1,7 +1,8 @@
 """Benchmark: how each step grows with the shop (run by hand, not a test).
 
 For each size, in fresh processes (wall seconds, peak RSS of the process): simulate and write the
-shop folder, then on that folder the customer summary, RFM scores, the CLV fit and predictions, a
+shop folder (``crm-lab simulate``, block by block in two worker processes: the peak is of all
+processes together), then on that folder the customer summary, RFM scores, the CLV fit and predictions, a
 three-rule audience, related products for the top product, and the overview report through
 ``crm-lab run`` (whole process).
 
@@ -20,15 +21,10 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+import simulate  # noqa: E402  (bench/simulate.py: the streaming simulator's measurement)
 
 STEPS = {
-    "simulate + write": """
-from crm_lab import datasets, cli
-t = time.perf_counter()
-shop = datasets.make_shop({n}, seed=7)
-cli._write_validated(shop, {folder!r})
-print("inner", time.perf_counter() - t)
-""",
     "customer summary": """
 import crm_lab as cl
 import crm_lab.audience, crm_lab.assoc, crm_lab.summary, crm_lab.clv, crm_lab.rfm  # imported before the clocks start
@@ -92,6 +88,9 @@ def main() -> None:
     for n in args.customers:
         with tempfile.TemporaryDirectory() as tmp:
             folder = str(Path(tmp) / "shop")
+            made = simulate.stream(n, workers=2, folder=folder)
+            print(f"| {n:,} | simulate + validate + write (`crm-lab simulate`, 2 workers) | {made['wall']:.1f} | {made['peak']:,.0f} (all processes) |",
+                  flush=True)
             for step, code in STEPS.items():
                 wall, rss, inner = _measure(code.format(n=n, folder=folder))
                 print(f"| {n:,} | {step} | {wall:.1f}" + (f" ({inner:.2f})" if inner is not None else "") + f" | {rss:,.0f} |", flush=True)

@@ -64,33 +64,75 @@ def generate(path: Path, lines: int, customers: int) -> None:
 
 
 HAND_SQL = """
-WITH lines AS (
-  SELECT customer_id, order_id, paid_at, paid_amount AS gross, coalesce(refund_amount, 0) AS refund, quantity
-  FROM read_parquet('{path}') WHERE paid_at < DATE '{as_of}' + INTERVAL 1 DAY),
-per_order AS (
+WITH per_order AS (
   SELECT customer_id, order_id, min(paid_at) AS paid_at, min(date_trunc('day', paid_at)) AS day,
-         sum(gross) AS gross, sum(refund) AS refund, sum(quantity) AS items
-  FROM lines GROUP BY customer_id, order_id),
-per_day AS (SELECT customer_id, day, sum(gross - refund) AS day_net FROM per_order GROUP BY customer_id, day),
-days AS (SELECT customer_id, count(*) AS purchase_days, min(day) AS first_day, max(day) AS last_day
-         FROM per_day GROUP BY customer_id),
-first_net AS (SELECT p.customer_id, p.day_net AS first_day_net FROM per_day p
-              JOIN days d ON p.customer_id = d.customer_id AND p.day = d.first_day),
-cust AS (SELECT customer_id, min(paid_at) AS first_order_at, max(paid_at) AS last_order_at, count(*) AS orders,
-                sum(items) AS items, sum(gross) AS gross_amount, sum(refund) AS refund_amount,
-                sum(CASE WHEN refund > 0 THEN 1 ELSE 0 END) AS refund_orders
-         FROM per_order GROUP BY customer_id)
-SELECT c.customer_id, c.first_order_at, c.last_order_at, c.orders, d.purchase_days, c.items,
-       c.items / c.orders AS items_per_order, c.gross_amount, c.refund_amount, c.refund_orders,
-       c.gross_amount - c.refund_amount AS net_amount, (c.gross_amount - c.refund_amount) / c.orders AS aov,
-       date_diff('day', d.last_day, DATE '{as_of}') AS recency_days,
-       d.purchase_days - 1 AS frequency, date_diff('day', d.first_day, d.last_day) AS recency,
-       date_diff('day', d.first_day, DATE '{as_of}') AS T,
-       CASE WHEN d.purchase_days > 1 THEN (c.gross_amount - c.refund_amount - f.first_day_net) / (d.purchase_days - 1)
-            ELSE 0 END AS monetary_value
-FROM cust c JOIN days d USING (customer_id) JOIN first_net f USING (customer_id)
-ORDER BY c.customer_id
+         sum(paid_amount) AS gross, sum(coalesce(refund_amount, 0)) AS refund, sum(quantity) AS items
+  FROM read_parquet('{path}') WHERE paid_at < DATE '{as_of}' + INTERVAL 1 DAY
+  GROUP BY customer_id, order_id),
+per_day AS (
+  SELECT customer_id, day, sum(gross - refund) AS day_net, count(*) AS orders, sum(gross) AS gross,
+         sum(refund) AS refund, sum(items) AS items, sum((refund > 0)::INT) AS refund_orders,
+         min(paid_at) AS first_order_at, max(paid_at) AS last_order_at,
+         sum(gross - refund) > 0 OR sum(refund) <= 0 AS kept
+  FROM per_order GROUP BY customer_id, day),
+cust AS (
+  SELECT customer_id, min(first_order_at) AS first_order_at, max(last_order_at) AS last_order_at,
+         sum(orders) AS orders, count(*) AS purchase_days, sum(items) AS items, sum(gross) AS gross_amount,
+         sum(refund) AS refund_amount, sum(refund_orders) AS refund_orders, max(day) AS last_day,
+         min(day) AS first_day, sum(kept::INT) AS kept_days,
+         min(CASE WHEN kept THEN day END) AS first_kept_day, max(CASE WHEN kept THEN day END) AS last_kept_day,
+         sum(CASE WHEN kept THEN day_net ELSE 0 END) AS kept_net,
+         coalesce(arg_min(day_net, CASE WHEN kept THEN day END), 0) AS first_kept_net
+  FROM per_day GROUP BY customer_id)
+SELECT customer_id, first_order_at, last_order_at, orders, purchase_days, items, items / orders AS items_per_order,
+       gross_amount, refund_amount, refund_orders, gross_amount - refund_amount AS net_amount,
+       (gross_amount - refund_amount) / orders AS aov, date_diff('day', last_day, DATE '{as_of}') AS recency_days,
+       greatest(kept_days - 1, 0)::DOUBLE AS frequency,
+       coalesce(date_diff('day', first_kept_day, last_kept_day), 0)::DOUBLE AS recency,
+       date_diff('day', coalesce(first_kept_day, first_day), DATE '{as_of}')::DOUBLE AS T,
+       CASE WHEN kept_days > 1 THEN (kept_net - first_kept_net) / (kept_days - 1) ELSE 0 END AS monetary_value
+FROM cust ORDER BY customer_id
 """
+
+# The same summary as a Polars lazy scan, written as a Polars user would (kept days, the first kept
+# day's net by sort_by().first(), derived columns in Polars, pandas at the end as crm_lab returns).
+POLARS = """
+import polars as pl
+def run():
+    day_net = pl.col("gross") - pl.col("refund")
+    per_day = (
+        pl.scan_parquet({source!r}).filter(pl.col("paid_at") < pl.lit({as_of!r}).str.to_datetime() + pl.duration(days=1))
+        .with_columns(pl.col("paid_at").dt.truncate("1d").alias("day"), pl.col("refund_amount").fill_null(0))
+        .group_by("customer_id", "order_id").agg(pl.col("paid_at").min(), pl.col("day").min(), pl.col("paid_amount").sum().alias("gross"),
+                                                pl.col("refund_amount").sum().alias("refund"), pl.col("quantity").sum().alias("items"))
+        .group_by("customer_id", "day").agg(day_net.sum().alias("day_net"), pl.len().alias("orders"), pl.col("gross").sum(), pl.col("refund").sum(),
+                                            pl.col("items").sum(), (pl.col("refund") > 0).sum().alias("refund_orders"),
+                                            pl.col("paid_at").min().alias("first_order_at"), pl.col("paid_at").max().alias("last_order_at"))
+        .with_columns(kept=(pl.col("day_net") > 0) | (pl.col("refund") <= 0))
+    )
+    kept_day = pl.when(pl.col("kept")).then(pl.col("day"))
+    cust = per_day.group_by("customer_id").agg(
+        pl.col("first_order_at").min(), pl.col("last_order_at").max(), pl.col("orders").sum(), pl.len().alias("purchase_days"),
+        pl.col("items").sum(), pl.col("gross").sum().alias("gross_amount"), pl.col("refund").sum().alias("refund_amount"),
+        pl.col("refund_orders").sum(), pl.col("day").min().alias("first_day"), pl.col("day").max().alias("last_day"),
+        pl.col("kept").sum().alias("kept_days"), kept_day.min().alias("first_kept_day"), kept_day.max().alias("last_kept_day"),
+        pl.when(pl.col("kept")).then(pl.col("day_net")).otherwise(0.0).sum().alias("kept_net"),
+        pl.col("day_net").filter(pl.col("kept")).sort_by(pl.col("day").filter(pl.col("kept"))).first().fill_null(0.0).alias("first_kept_net"),
+    )
+    end = pl.lit({as_of!r}).str.to_datetime()
+    freq = (pl.col("kept_days").cast(pl.Int64) - 1).clip(lower_bound=0).cast(pl.Float64)
+    out = cust.select(
+        "customer_id", "first_order_at", "last_order_at", "orders", "purchase_days", "items", (pl.col("items") / pl.col("orders")).alias("items_per_order"),
+        "gross_amount", "refund_amount", "refund_orders", (pl.col("gross_amount") - pl.col("refund_amount")).alias("net_amount"),
+        ((pl.col("gross_amount") - pl.col("refund_amount")) / pl.col("orders")).alias("aov"),
+        (end - pl.col("last_day")).dt.total_days().alias("recency_days"), freq.alias("frequency"),
+        (pl.col("last_kept_day") - pl.col("first_kept_day")).dt.total_days().fill_null(0).cast(pl.Float64).alias("recency"),
+        (end - pl.coalesce("first_kept_day", "first_day")).dt.total_days().cast(pl.Float64).alias("T"),
+        pl.when(freq > 0).then((pl.col("kept_net") - pl.col("first_kept_net")) / freq).otherwise(0.0).alias("monetary_value"),
+    ).sort("customer_id")
+    return out.collect().to_pandas().set_index("customer_id")
+"""
+
 
 CHILD = {
     "crm_lab": """
@@ -108,6 +150,12 @@ CHILD = {
         t = time.perf_counter(); s = con.sql({sql!r}).df(); elapsed = time.perf_counter() - t
         result = dict(first=first, rows=len(s), net=float(s["net_amount"].sum()), freq=float(s["frequency"].sum()), mv=float(s["monetary_value"].sum()))
     """,
+    "polars": POLARS + """
+{setup}
+t = time.perf_counter(); s = run(); first = time.perf_counter() - t
+t = time.perf_counter(); s = run(); elapsed = time.perf_counter() - t
+result = dict(first=first, rows=len(s), net=float(s["net_amount"].sum()), freq=float(s["frequency"].sum()), mv=float(s["monetary_value"].sum()))
+""",
     "lifetimes": """
         import warnings, pandas as pd
         with warnings.catch_warnings():
@@ -148,26 +196,32 @@ def best_of(kind: str, repeat: int, **fmt: str) -> dict:
     return best
 
 
-def alternate(path: Path, repeat: int) -> None:
-    """crm_lab and the hand-written query in one process, taking turns (evens out machine noise)."""
-    import duckdb
+def take_turns(path: Path, turns: int) -> None:
+    """crm_lab, the hand-written DuckDB query and the Polars lazy scan, each call in a fresh
+    process, taking turns (evens out machine noise); medians of the warm calls, same results."""
+    import statistics
 
-    import crm_lab as cl
-
-    con = duckdb.connect()
-    con.execute("SET preserve_insertion_order = false")
-    sql = HAND_SQL.format(path=path, as_of=AS_OF)
-    times: dict[str, list[float]] = {"crm_lab": [], "hand-written SQL": []}
-    for _ in range(repeat):
-        t = time.perf_counter()
-        cl.summary.customer_summary(path, as_of=AS_OF)
-        times["crm_lab"].append(time.perf_counter() - t)
-        t = time.perf_counter()
-        con.sql(sql).df()
-        times["hand-written SQL"].append(time.perf_counter() - t)
-    for name, runs in times.items():
-        print(f"| {name}, one process, taking turns | {min(runs):.2f} | {[round(r, 2) for r in runs]} |")
-    print(f"crm_lab / hand-written SQL = {min(times['crm_lab']) / min(times['hand-written SQL']):.2f}x (best of {repeat}, no memory limit)")
+    kinds = {"crm_lab customer_summary(parquet)": ("crm_lab", {"setup": ""}),
+             "hand-written DuckDB query": ("duckdb_sql", {"sql": HAND_SQL.format(path=path, as_of=AS_OF), "setup": ""}),
+             "Polars lazy scan": ("polars", {"setup": ""})}
+    runs: dict[str, list[dict]] = {name: [] for name in kinds}
+    for _ in range(turns):
+        for name, (kind, fmt) in kinds.items():
+            runs[name].append(run_child(kind, source=str(path), as_of=AS_OF, **fmt))
+    ref = runs["hand-written DuckDB query"][0]
+    print("| contender | median s (runs) | peak RSS MB (median) | customers |\n|---|---:|---:|---:|")
+    medians = {}
+    for name, rs in runs.items():
+        r = rs[0]
+        assert r["rows"] == ref["rows"] and r["freq"] == ref["freq"], (name, r, ref)
+        assert abs(r["net"] - ref["net"]) < 1e-9 * abs(ref["net"]) and abs(r["mv"] - ref["mv"]) < 1e-9 * abs(ref["mv"]), (name, r, ref)
+        medians[name] = statistics.median(x["seconds"] for x in rs)
+        rss = statistics.median(x["peak_rss_mb"] for x in rs)
+        listed = ", ".join(f"{x['seconds']:.2f}" for x in rs)
+        print(f"| {name} | {medians[name]:.2f} ({listed}) | {rss:,.0f} | {r['rows']:,} |")
+    ours = medians["crm_lab customer_summary(parquet)"]
+    print(f"\ncrm_lab / hand-written query = {ours / medians['hand-written DuckDB query']:.2f}x, "
+          f"crm_lab / Polars = {ours / medians['Polars lazy scan']:.2f}x ({turns} turns)")
 
 
 def main() -> None:
@@ -180,12 +234,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--memory-limit", default="500MB", help="DuckDB memory_limit for both main runs ('' for none)")
     parser.add_argument("--data", type=Path, default=HERE / "data")
-    parser.add_argument("--alternate", type=int, default=0, help="only: N turns of both in one process")
+    parser.add_argument("--turns", type=int, default=0, help="only: N turns of crm_lab, the hand-written query and Polars")
     args = parser.parse_args()
-    if args.alternate:
+    if args.turns:
         main_file = args.data / f"orders_{args.lines}.parquet"
         generate(main_file, args.lines, args.customers)
-        alternate(main_file, args.alternate)
+        take_turns(main_file, args.turns)
         return
 
     main_file = args.data / f"orders_{args.lines}.parquet"

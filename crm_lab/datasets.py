@@ -27,16 +27,30 @@ Examples
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from crm_lab.data import Shop
-from crm_lab.simulator import BGNBD, GAMMA_GAMMA, ShopConfig, simulate
+from crm_lab.files import atomic_frame, atomic_text
+from crm_lab.simulator import (
+    BGNBD,
+    BLOCK_CUSTOMERS,
+    BLOCK_TABLES,
+    GAMMA_GAMMA,
+    ShopConfig,
+    simulate,
+)
 
-__all__ = ["make_shop", "load_cdnow", "load_cdnow_master", "shared_data_path", "load_groceries", "load_hillstrom", "load_online_retail"]
+__all__ = ["make_shop", "write_sample_shop", "read_truth", "load_cdnow", "load_cdnow_master", "shared_data_path", "load_groceries", "load_hillstrom", "load_online_retail"]
 
 def make_shop(
     n_customers: int = 20_000,
@@ -52,6 +66,7 @@ def make_shop(
     gamma_gamma: dict[str, float] | None = None,
     global_holdout_share: float = 0.0,
     progress: bool = False,
+    block_customers: int = BLOCK_CUSTOMERS,
 ) -> Shop:
     """Simulate a Douyin-like shop with known ground truth.
 
@@ -81,6 +96,10 @@ def make_shop(
         audiences change).
     progress : bool
         Show a progress bar.
+    block_customers : int
+        A shop of more customers is simulated in blocks of at most this many, each on its own
+        random stream (see :func:`crm_lab.simulator.blocks`); :func:`write_sample_shop` writes the
+        same shop block by block without holding it in memory.
 
     Returns
     -------
@@ -98,7 +117,170 @@ def make_shop(
     config = ShopConfig(member_share=member_share, never_buy_share=never_buy_share, bgnbd={**BGNBD, **(bgnbd or {})},
                         gamma_gamma={**GAMMA_GAMMA, **(gamma_gamma or {})}, promotions=promotions,
                         global_holdout_share=global_holdout_share)
-    return simulate(n_customers, start, end, seed, config, campaigns=campaigns, progress=progress)
+    return simulate(n_customers, start, end, seed, config, campaigns=campaigns, progress=progress, block_customers=block_customers)
+
+
+def write_sample_shop(
+    folder: str | os.PathLike[str],
+    n_customers: int = 20_000,
+    start: str = "2024-01-01",
+    end: str = "2025-11-30",
+    seed: int = 7,
+    *,
+    global_holdout_share: float = 0.0,
+    workers: int = 2,
+    block_customers: int = BLOCK_CUSTOMERS,
+    progress: bool = False,
+) -> Path:
+    """Write :func:`make_shop`'s shop to a folder block by block, validated, with its truth.
+
+    The same tables and truth as ``make_shop(n_customers, start, end, seed,
+    block_customers=block_customers)``, but only a block of customers is in memory at a time (in
+    each of ``workers`` processes), so the size is bounded by the disk, not the memory: 10M
+    customers in about 5 GB of Parquet (bench/RESULTS.md). Each block's tables are validated
+    before they are written; ids are unique across blocks by construction. The folder is built
+    aside and put in place whole, then marked validated (reports skip validating it again).
+
+    Layout: a one-block shop writes ``<table>.parquet`` as :func:`crm_lab.data.write_shop`; a larger
+    one ``<table>/part-NNNNN.parquet`` per block for the tables with rows per customer. The truth
+    goes to ``truth/`` (read it with :func:`read_truth`).
+
+    Examples
+    --------
+    >>> import crm_lab as cl
+    >>> folder = cl.datasets.write_sample_shop("data/sample", 2_000, workers=1)  # doctest: +SKIP
+    >>> cl.datasets.read_truth(folder)["bgnbd"]  # doctest: +SKIP
+    {'r': 0.25, 'alpha': 40.0, 'a': 0.8, 'b': 2.5}
+    """
+    from crm_lab.data.canonical import mark_validated, shop_meta
+    from crm_lab.files import replace_dir, temp_path
+    from crm_lab.simulator import assemble, blocks, combine_truths
+
+    target = Path(folder)
+    _refuse_other_files(target)
+    parts = blocks(int(n_customers), block_customers)
+    build = temp_path(target, "building")
+    job = _BlockJob(str(build), int(n_customers), start, end, seed, ShopConfig(global_holdout_share=global_holdout_share), len(parts) > 1)
+    try:
+        with tqdm(total=len(parts), desc="simulate", unit="block", disable=not progress) as bar:
+            truths = _write_blocks(job, parts, workers, bar)
+        truth = combine_truths(truths)
+        _write_truth(build / "truth", truth)
+        shop = assemble({"orders": None}, truth, job.config, seed, pd.Timestamp(end))  # for shop.json only
+        atomic_text(build / "shop.json", json.dumps(shop_meta(shop), ensure_ascii=False, indent=1))
+        replace_dir(build, target)
+    finally:
+        shutil.rmtree(build, ignore_errors=True)
+    mark_validated(target, pd.Timestamp(end))
+    return target
+
+
+def _refuse_other_files(target: Path) -> None:
+    """The folder is replaced whole: refuse one that holds anything but an earlier simulated shop."""
+    from crm_lab.data import SCHEMA
+    from crm_lab.data.canonical import VALIDATED_MARKER
+
+    if not target.exists():
+        return
+    ours = {"shop.json", VALIDATED_MARKER, "truth", *(f"{t}.parquet" for t in SCHEMA), *SCHEMA}
+    other = sorted(p.name for p in target.iterdir() if p.name not in ours) if target.is_dir() else [target.name]
+    if other:
+        raise FileExistsError(f"{target}: holds {', '.join(other[:5])}{' ...' if len(other) > 5 else ''}, which is not a simulated "
+                              "shop's; the folder would be replaced whole. Fix: give a new or empty folder")
+
+
+@dataclass(frozen=True)
+class _BlockJob:
+    """What every block of a :func:`write_sample_shop` run shares (sent to the worker processes)."""
+
+    folder: str
+    n_customers: int
+    start: str
+    end: str
+    seed: int
+    config: ShopConfig
+    parted: bool
+
+
+def _write_blocks(job: _BlockJob, parts: list[Any], workers: int, bar: Any) -> list[dict[str, Any]]:
+    """Every block, block 0 first (its catalogue is every block's), the others in ``workers``
+    processes (spawned: no forked DuckDB or thread state); their truths in block order."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    if workers <= 1 or len(parts) == 1:
+        truth, popularity = _write_block(job, parts[0], None)
+        truths = [truth]
+        for block in parts[1:]:
+            truths.append(_write_block(job, block, popularity)[0])
+            bar.update()
+        bar.update()
+        return truths
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        truth, popularity = pool.submit(_write_block, job, parts[0], None).result()
+        bar.update()
+        futures = [pool.submit(_write_block, job, block, popularity) for block in parts[1:]]
+        truths = [truth]
+        for future in futures:
+            truths.append(future.result()[0])
+            bar.update()
+    return truths
+
+
+def _write_block(job: _BlockJob, block: Any, popularity: np.ndarray | None) -> tuple[dict[str, Any], np.ndarray]:
+    """Simulate one block, validate its tables, write them and its per-customer truth; return the
+    rest of its truth (small) and the catalogue's popularity."""
+    from crm_lab.data import validate
+    from crm_lab.simulator import TRUTH_ROWS, simulate_block
+
+    tables, truth, world = simulate_block(block, job.n_customers, job.start, job.end, job.seed, job.config, popularity=popularity)
+    out = Path(job.folder)
+    for name, frame in tables.items():
+        if block.index > 0 and name not in BLOCK_TABLES:
+            continue  # the shop's own tables (products, benefits, coupons) come from block 0
+        frame = validate(frame, name, as_of=pd.Timestamp(job.end))
+        atomic_frame(frame, _part(out, name, block.index, job.parted and name in BLOCK_TABLES))
+    for name in TRUTH_ROWS:
+        atomic_frame(truth.pop(name), _part(out / "truth", name, block.index, job.parted))
+    return truth, world.pop
+
+
+def _part(folder: Path, name: str, index: int, parted: bool) -> Path:
+    return folder / name / f"part-{index:05d}.parquet" if parted else folder / f"{name}.parquet"
+
+
+def _write_truth(folder: Path, truth: dict[str, Any]) -> None:
+    """Truth tables as Parquet, the rest (parameters, counts) as JSON; per-customer tables are there already."""
+    scalars = {}
+    for key, value in truth.items():
+        if isinstance(value, pd.DataFrame):
+            atomic_frame(value, folder / f"{key}.parquet")
+        else:
+            scalars[key] = value
+    atomic_text(folder / "truth.json", json.dumps(scalars, ensure_ascii=False, indent=1))
+
+
+def read_truth(folder: str | os.PathLike[str]) -> dict[str, Any]:
+    """The truth :func:`write_sample_shop` wrote into ``folder/truth``: the same keys and values as
+    ``make_shop(...).truth`` of the same arguments (parameters and counts from ``truth.json``,
+    tables from Parquet, the per-block parts in block order).
+
+    Examples
+    --------
+    >>> import crm_lab as cl
+    >>> truth = cl.datasets.read_truth("data/demo")  # doctest: +SKIP
+    """
+    root = Path(folder) / "truth"
+    if not (root / "truth.json").exists():
+        raise FileNotFoundError(f"{root / 'truth.json'}: no truth here. Fix: write the folder with crm-lab simulate "
+                                "(or crm_lab.datasets.write_sample_shop)")
+    truth: dict[str, Any] = json.loads((root / "truth.json").read_text(encoding="utf-8"))
+    for path in sorted(root.iterdir()):
+        if path.suffix == ".parquet":
+            truth[path.stem] = pd.read_parquet(path)
+        elif path.is_dir():
+            truth[path.name] = pd.concat([pd.read_parquet(part) for part in sorted(path.glob("part-*.parquet"))], ignore_index=True)
+    return truth
 
 
 # --------------------------------------------------------------------------------------------

@@ -4,7 +4,10 @@
 processes, campaigns, refunds, catalogue, members, events); ``shop.truth`` is derived from it and
 from the draws, never retyped. :func:`simulate` runs the :data:`STAGES` over one random
 generator, each stage adding its draws to the shared state; :func:`crm_lab.datasets.make_shop` is
-the public entry point.
+the public entry point. A shop of more than :data:`BLOCK_CUSTOMERS` is made of blocks of
+customers (:func:`blocks`, :func:`simulate_block`), each on its own stream with its own id ranges,
+whose truths :func:`combine_truths` adds up: :func:`crm_lab.datasets.write_sample_shop` writes
+them one at a time, in worker processes, and gets the same shop.
 
 Examples
 --------
@@ -28,7 +31,8 @@ from tqdm.auto import tqdm
 from crm_lab.data import Shop
 from crm_lab.splits import in_holdout
 
-__all__ = ["ShopConfig", "Campaign", "simulate", "STAGES", "BGNBD", "GAMMA_GAMMA", "PROMOTIONS"]
+__all__ = ["ShopConfig", "Campaign", "simulate", "simulate_block", "blocks", "Block", "combine_truths", "assemble", "STAGES",
+           "BGNBD", "GAMMA_GAMMA", "PROMOTIONS", "BLOCK_CUSTOMERS"]
 
 # Parameters of the purchase process, time unit one day (Fader, Hardie and Lee's CDNOW estimates
 # are per week: r 0.24, alpha 4.41 weeks; a shop buys a little more often).
@@ -164,14 +168,58 @@ class ShopConfig:
     global_holdout_share: float = 0.0
 
 
+#: A shop of more customers is simulated in blocks of at most this many (see :func:`blocks`).
+BLOCK_CUSTOMERS = 100_000
+#: Block ``b``'s touch numbers start at ``b * ID_STRIDE`` (its order and line numbers at multiples of 10**12 / 10**13).
+ID_STRIDE = 10**9
+
+
+@dataclass(frozen=True)
+class Block:
+    """One block of customers of a simulated shop: its number, first customer (0-based) and size."""
+
+    index: int
+    offset: int
+    size: int
+
+
+def blocks(n_customers: int, block_customers: int = BLOCK_CUSTOMERS) -> list[Block]:
+    """The shop's customers split into near-equal blocks of at most ``block_customers``.
+
+    Each block is simulated on its own random stream (block 0 on the seed's own, so a shop of up
+    to ``block_customers`` is one block, the single-stream shop), with its own id ranges and the
+    first block's catalogue: the blocks can be made one at a time, in any order or in parallel,
+    and give the same shop.
+
+    Examples
+    --------
+    >>> from crm_lab.simulator import blocks
+    >>> [(b.offset, b.size) for b in blocks(2_500, block_customers=1_000)]
+    [(0, 834), (834, 833), (1667, 833)]
+    """
+    k = -(-int(n_customers) // int(block_customers))
+    sizes = np.full(k, n_customers // k) + (np.arange(k) < n_customers % k)
+    offsets = np.r_[0, np.cumsum(sizes)[:-1]]
+    return [Block(i, int(o), int(z)) for i, (o, z) in enumerate(zip(offsets, sizes))]
+
+
 class _World:
     """What the stages of :func:`simulate` draw, in order; each stage reads earlier draws and adds its own."""
 
-    def __init__(self, cfg: ShopConfig, n: int, t_start: pd.Timestamp, t_end: pd.Timestamp, rng: np.random.Generator):
-        self.cfg, self.n, self.t_start, self.t_end, self.rng = cfg, n, t_start, t_end, rng
+    def __init__(self, cfg: ShopConfig, n: int, t_start: pd.Timestamp, t_end: pd.Timestamp, seed: int,
+                 block: Block | None = None, id_width: int = 7, popularity: np.ndarray | None = None):
+        self.block = block or Block(0, 0, n)
+        self.cfg, self.n, self.t_start, self.t_end, self.seed = cfg, n, t_start, t_end, seed
+        self.rng = self.stream()
+        self.id_width, self.popularity = id_width, popularity
         self.days = float((t_end - t_start) / pd.Timedelta(days=1))
         self.bg = {**BGNBD, **cfg.bgnbd}
         self.gg = {**GAMMA_GAMMA, **cfg.gamma_gamma}
+
+    def stream(self, *tag: int) -> np.random.Generator:
+        """The block's random stream ``tag`` (none: the main one); block 0's are the seed's own."""
+        key = [self.seed, *tag] if self.block.index == 0 else [self.seed, *tag, 2028, self.block.index]
+        return np.random.default_rng(key if len(key) > 1 else self.seed)
 
     def stamp(self, t: np.ndarray) -> Any:
         """Days since the start as timestamps (to the second)."""
@@ -181,7 +229,7 @@ class _World:
 def _people(w: _World) -> None:
     """Members, never-buying members and buyers, with their BG/NBD and Gamma-Gamma latent values."""
     cfg, rng, n = w.cfg, w.rng, w.n
-    w.customer_ids = _ids("C", np.arange(1, n + 1), 7)
+    w.customer_ids = _ids("C", np.arange(1, n + 1) + w.block.offset, w.id_width)
     w.is_member = rng.random(n) < cfg.member_share
     w.never_buys = w.is_member & (rng.random(n) < cfg.never_buy_share)
     w.buyer = ~w.never_buys
@@ -296,7 +344,7 @@ def _one_campaign(w: _World, k: int, spec: Campaign, sent_t: float, sorted_cust:
     w.order_src = np.concatenate([w.order_src, np.ones(responders.size, dtype=np.int8)])
     sent_at = w.t_start + pd.to_timedelta(sent_t, unit="D")
     w.touch_frames.append(pd.DataFrame({
-        "touch_id": np.char.add(f"T{k + 1}-", np.arange(audience.size).astype(str)),
+        "touch_id": np.char.add(f"T{k + 1}-", (np.arange(audience.size) + w.block.index * ID_STRIDE).astype(str)),
         "campaign_id": spec.campaign_id, "customer_id": w.customer_ids[audience], "channel": spec.channel,
         "sent_at": sent_at, "group": np.where(is_control, "control", "treatment"),
         "cost": np.where(is_control, 0.0, spec.cost),
@@ -338,6 +386,8 @@ def _catalogue(w: _World) -> None:
     w.n_regular = n_regular = len(products)
     pop = 1.0 / np.arange(1, n_regular + 1) ** w.cfg.popularity_exponent
     w.pop = pop[w.rng.permutation(n_regular)]
+    if w.popularity is not None:  # a later block sells the first block's catalogue (its draw above keeps the stream's order)
+        w.pop = w.popularity
     skincare = [i for i, p in enumerate(products) if p["category"] == "skincare"]
     w.full_size = sorted(skincare, key=lambda i: -w.pop[i])[:4]
     for j, i in enumerate(w.full_size):
@@ -435,8 +485,9 @@ def _refunds(w: _World) -> None:
 def _orders_table(w: _World) -> None:
     """The canonical orders table from the lines."""
     rng, n_line = w.rng, w.n_line
-    w.order_num = 6_900_000_000_000_000_000 + np.arange(w.n_orders, dtype=np.int64) * 1_000 + rng.integers(0, 1_000, w.n_orders)
-    line_num = 6_800_000_000_000_000_000 + np.arange(n_line, dtype=np.int64) * 100 + rng.integers(0, 100, n_line)
+    b = w.block.index
+    w.order_num = 6_900_000_000_000_000_000 + b * 10**12 + np.arange(w.n_orders, dtype=np.int64) * 1_000 + rng.integers(0, 1_000, w.n_orders)
+    line_num = 6_800_000_000_000_000_000 + b * 10**13 + np.arange(n_line, dtype=np.int64) * 100 + rng.integers(0, 100, n_line)
     w.infl_ids = np.array([f"KOL{i + 1:03d}" for i in range(w.n_infl)])
     w.infl_names = np.array(INFLUENCER_NAMES)
     line_genre = w.genre_code[w.line_order]
@@ -534,8 +585,8 @@ def _unpaid(w: _World) -> None:
     # Folded back inside the period (not clipped: a pile of attempts at the very end is no shop's).
     up_t = np.abs(np.where(up_t > w.days, 2 * w.days - up_t, up_t))
     unpaid = pd.DataFrame({
-        "order_id": (6_950_000_000_000_000_000 + np.arange(n_unpaid, dtype=np.int64) * 1_000).astype(str),
-        "line_id": (6_850_000_000_000_000_000 + np.arange(n_unpaid, dtype=np.int64) * 100).astype(str),
+        "order_id": (6_950_000_000_000_000_000 + w.block.index * 10**12 + np.arange(n_unpaid, dtype=np.int64) * 1_000).astype(str),
+        "line_id": (6_850_000_000_000_000_000 + w.block.index * 10**13 + np.arange(n_unpaid, dtype=np.int64) * 100).astype(str),
         "customer_id": w.customer_ids[w.order_cust[up_order]],
         "created_at": w.stamp(up_t),
         "product_id": w.pids[rng.choice(w.n_regular, n_unpaid, p=w.pop / w.pop.sum())],
@@ -650,7 +701,7 @@ def _member_programme(w: _World, seed: int) -> tuple[pd.DataFrame, pd.DataFrame,
                   "threshold": 199.0, "starts_at": begin, "ends_at": stop}]
     coupons = pd.DataFrame(rows, columns=["coupon_id", "audience", "discount", "threshold", "starts_at", "ends_at"])
     gaps = np.diff(np.r_[0, starts]) if starts.size else np.array([days])
-    return benefits, coupons, {"member_benefit_every_days": (30, 50), "coupon_violations": 0, "longest_benefit_start_gap": int(gaps.max())}
+    return benefits, coupons, {"member_benefit_every_days": [30, 50], "coupon_violations": 0, "longest_benefit_start_gap": int(gaps.max())}
 
 
 #: 催付 in the simulated shop: unpaid orders of the last ``REMINDER_DAYS`` get an SMS 30-60 minutes
@@ -692,7 +743,7 @@ def _reminder_sends(w: _World, rng: np.random.Generator, end: pd.Timestamp) -> t
     paid_at = sent + pd.to_timedelta(np.minimum(rng.exponential(3.0, recent.size), 23.9), unit="h")
     pays &= (paid_at < end).to_numpy()
     w.touch_frames.append(pd.DataFrame({
-        "touch_id": [f"R-{i}" for i in range(recent.size)], "campaign_id": REMINDER["campaign_id"],
+        "touch_id": np.char.add("R-", (np.arange(recent.size) + w.block.index * ID_STRIDE).astype(str)), "campaign_id": REMINDER["campaign_id"],
         "customer_id": up.loc[recent, "customer_id"].to_numpy(), "channel": "sms", "sent_at": sent.to_numpy(),
         "group": np.where(control, "control", "treatment"), "cost": np.where(control, 0.0, REMINDER["cost"]),
     }))
@@ -719,10 +770,10 @@ def _paid_after_reminders(w: _World, rng: np.random.Generator, end: pd.Timestamp
     up.loc[paid, "status"] = "已支付"
 
 
-def _operations(w: _World, seed: int) -> dict[str, Any]:
+def _operations(w: _World) -> dict[str, Any]:
     """What the daily event care works on: each order's shipping time and 催付 with its response.
     Drawn from their own stream, so the rest of the seeded shop is unchanged."""
-    rng = np.random.default_rng([seed, 2026])
+    rng = w.stream(2026)
     end = w.t_start + pd.Timedelta(days=w.days)
     _shipping(w, rng, end)
     recent, control, pays, paid_at = _reminder_sends(w, rng, end)
@@ -736,10 +787,10 @@ def _operations(w: _World, seed: int) -> dict[str, Any]:
 REFERRED_SHARE, REFERRAL_DAYS = 0.12, 90
 
 
-def _referrals(w: _World, seed: int) -> tuple[pd.DataFrame, dict[str, Any]]:
+def _referrals(w: _World) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Who brought whom: a share of members, each referred by a member who joined up to
     ``REFERRAL_DAYS`` before them (drawn uniformly). From its own stream, so the shop is unchanged."""
-    rng = np.random.default_rng([seed, 2027])
+    rng = w.stream(2027)
     members = w.members.sort_values(["joined_at", "customer_id"], ignore_index=True)
     joined = members["joined_at"].to_numpy()
     first = np.searchsorted(joined, joined - np.timedelta64(REFERRAL_DAYS, "D"))
@@ -752,29 +803,102 @@ def _referrals(w: _World, seed: int) -> tuple[pd.DataFrame, dict[str, Any]]:
 
 
 def simulate(n_customers: int, start: str, end: str, seed: int, config: ShopConfig, *, campaigns: bool = True,
-             progress: bool = False) -> Shop:
+             progress: bool = False, block_customers: int = BLOCK_CUSTOMERS) -> Shop:
     """Run the stages for ``n_customers`` people over ``[start, end]`` and assemble the shop (see
-    :func:`crm_lab.datasets.make_shop`)."""
+    :func:`crm_lab.datasets.make_shop`); a shop of more than ``block_customers`` in blocks (:func:`blocks`)."""
+    parts, first = [], None
+    for block in tqdm(blocks(_checked(n_customers, start, end), block_customers), desc="make_shop", disable=not progress):
+        tables, truth, world = simulate_block(block, n_customers, start, end, seed, config, campaigns=campaigns,
+                                              popularity=None if first is None else first.pop)
+        first = first or world
+        parts.append((tables, truth))
+    tables = {name: pd.concat([t[name] for t, _ in parts], ignore_index=True) if name in BLOCK_TABLES else parts[0][0][name]
+              for name in parts[0][0]}
+    return assemble(tables, combine_truths([truth for _, truth in parts]), config, seed, first.t_end)
+
+
+def _checked(n_customers: int, start: str, end: str) -> int:
     if n_customers < 10:
         raise ValueError("n_customers must be at least 10")
-    t_start, t_end = pd.Timestamp(start), pd.Timestamp(end)
-    if t_end <= t_start:
+    if pd.Timestamp(end) <= pd.Timestamp(start):
         raise ValueError(f"end ({end}) must be after start ({start})")
-    w = _World(config, int(n_customers), t_start, t_end, np.random.default_rng(seed))
+    return int(n_customers)
+
+
+#: The tables with rows per customer: a block has its own rows (the others are the shop's, from block 0).
+BLOCK_TABLES = ("orders", "members", "touches", "events", "unpaid_orders", "referrals")
+
+
+def simulate_block(block: Block, n_customers: int, start: str, end: str, seed: int, config: ShopConfig, *,
+                   campaigns: bool = True, popularity: np.ndarray | None = None) -> tuple[dict[str, pd.DataFrame], dict[str, Any], _World]:
+    """One block of a shop of ``n_customers``: its tables, its truth (see :func:`combine_truths`) and
+    its world (``world.pop`` is the catalogue's popularity to give the later blocks)."""
+    w = _World(config, block.size, pd.Timestamp(start), pd.Timestamp(end), seed, block=block,
+               id_width=max(7, len(str(n_customers))), popularity=popularity)
     w.campaigns_on = campaigns
     w.holdout_key = f"sample-shop-{seed}"
-    for stage in tqdm(STAGES, desc="make_shop", disable=not progress):
+    for stage in STAGES:
         stage(w)
-    operations = _operations(w, seed)
+    operations = _operations(w)
     truth = _truth(w)
     truth["operations"] = operations
     benefits, coupons, truth["member_programme"] = _member_programme(w, seed)
-    referrals, truth["referrals"] = _referrals(w, seed)
+    referrals, truth["referrals"] = _referrals(w)
+    tables = {"orders": w.orders, "members": w.members, "products": _products_table(w), "touches": _touches_table(w),
+              "events": w.events, "unpaid_orders": w.unpaid_orders, "benefits": benefits, "coupons": coupons, "referrals": referrals}
+    return tables, truth, w
+
+
+#: Truth tables with rows per customer (or order), stacked over blocks; the others are the shop's.
+TRUTH_ROWS = ("customers", "sample_buyers", "touch_segments", "campaign_orders")
+
+
+def combine_truths(truths: list[dict[str, Any]]) -> dict[str, Any]:
+    """The shop's truth from its blocks': per-customer tables stacked, counts added, true uplifts
+    and base rates averaged over the blocks weighted by their customers (one block: itself).
+
+    Examples
+    --------
+    >>> from crm_lab.simulator import ShopConfig, blocks, combine_truths, simulate_block
+    >>> parts = [simulate_block(b, 600, "2024-01-01", "2025-11-30", 1, ShopConfig())[1] for b in blocks(600, 300)]
+    >>> len(combine_truths(parts)["customers"])
+    600
+    """
+    if len(truths) == 1:
+        return truths[0]
+    out = dict(truths[0])
+    for key in TRUTH_ROWS:
+        if key in out:  # (a block written to disk has written these already)
+            out[key] = pd.concat([t[key] for t in truths], ignore_index=True)
+    campaigns = pd.concat([t["campaigns"] for t in truths], ignore_index=True)
+    if len(campaigns):
+        audience = campaigns.groupby("campaign_id", sort=False)["audience"].sum()
+        out["campaigns"] = truths[0]["campaigns"].assign(audience=lambda d: d["campaign_id"].map(audience).astype("int64"))
+    uplift = pd.concat([t["uplift"] for t in truths], ignore_index=True)
+    if len(uplift):
+        rates = ["true_uplift_7d", "true_uplift_24h", "base_response_7d"]
+        weighted = uplift[rates].mul(uplift["customers"], axis=0).fillna(0.0).assign(customers=uplift["customers"])
+        sums = weighted.groupby([uplift["campaign_id"], uplift["segment"]], sort=False).sum()
+        first = truths[0]["uplift"].set_index(["campaign_id", "segment"])
+        first["customers"] = sums["customers"].astype("int64")
+        first[rates] = sums[rates].div(sums["customers"].where(sums["customers"] > 0), axis=0)
+        out["uplift"] = first.reset_index()[truths[0]["uplift"].columns]
+    counts = ("reminded", "held_out", "paid_reminded", "paid_control", "unshipped_orders")
+    out["operations"] = {**truths[0]["operations"], **{k: sum(t["operations"][k] for t in truths) for k in counts}}
+    out["referrals"] = {**truths[0]["referrals"], "referrals": sum(t["referrals"]["referrals"] for t in truths)}
+    return out
+
+
+def assemble(tables: dict[str, pd.DataFrame], truth: dict[str, Any], config: ShopConfig, seed: int, t_end: pd.Timestamp) -> Shop:
+    """The :class:`~crm_lab.data.Shop` of a simulation's tables and truth."""
     return Shop(
-        orders=w.orders, members=w.members, products=_products_table(w), touches=_touches_table(w), events=w.events,
-        unpaid_orders=w.unpaid_orders, benefits=benefits, coupons=coupons, referrals=referrals, truth=truth, as_of=t_end, name="示例店铺",
-        holdout={"share": config.global_holdout_share, "key": w.holdout_key} if config.global_holdout_share > 0 else None,
-        # The shop's own promotion calendar (event -> first and last day), as a real shop knows it.
-        calendar={row.event: (f"{row.start:%Y-%m-%d}", f"{row.end - pd.Timedelta(days=1):%Y-%m-%d}")
-                  for row in truth["promotions"].itertuples()},
+        **tables, truth=truth, as_of=t_end, name="示例店铺",
+        holdout={"share": config.global_holdout_share, "key": f"sample-shop-{seed}"} if config.global_holdout_share > 0 else None,
+        calendar=calendar(truth),
     )
+
+
+def calendar(truth: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """The shop's own promotion calendar (event -> first and last day), as a real shop knows it."""
+    return {row.event: (f"{row.start:%Y-%m-%d}", f"{row.end - pd.Timedelta(days=1):%Y-%m-%d}")
+            for row in truth["promotions"].itertuples()}

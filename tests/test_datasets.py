@@ -172,3 +172,87 @@ def test_shared_public_data_loads():
     assert len(cl.datasets.load_groceries()) == 9_835
     assert len(cl.datasets.load_hillstrom()) == 64_000
     assert (cl.datasets.load_online_retail()["CustomerID"] != 0).all()
+
+
+# --- the shop in blocks: written block by block, the same shop as made at once ---------------------
+
+def _sorted(frame: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
+    cols = list(like.columns)
+    return frame[cols].astype(like.dtypes.to_dict()).sort_values(cols, ignore_index=True)
+
+
+def test_a_shop_written_block_by_block_in_workers_equals_the_shop_made_at_once(tmp_path):
+    folder = cl.datasets.write_sample_shop(tmp_path / "shop", 2_400, seed=3, workers=2, block_customers=800)
+    shop = cl.datasets.make_shop(2_400, seed=3, block_customers=800)
+    truth = cl.datasets.read_truth(folder)
+    assert set(truth) == set(shop.truth)
+    for key, value in shop.truth.items():
+        if isinstance(value, pd.DataFrame):
+            pd.testing.assert_frame_equal(truth[key], value, obj=key)
+        else:
+            assert truth[key] == value, key
+    assert sorted(p.name for p in (folder / "orders").iterdir()) == ["part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
+    back = cl.data.read_shop(folder)
+    for name, frame in shop.tables().items():
+        pd.testing.assert_frame_equal(_sorted(cl.engine.collect(getattr(back, name)), frame), frame.sort_values(list(frame.columns), ignore_index=True),
+                                      obj=name, check_dtype=False)
+    assert cl.data.canonical._marked_valid(folder, {"as_of": str(shop.as_of)})  # validated per block, marked once
+    assert back.calendar == shop.calendar and back.name == shop.name
+
+
+def test_blocks_have_their_own_draws_and_ids_and_share_the_catalogue():
+    shop = cl.datasets.make_shop(3_000, seed=4, block_customers=1_000)
+    assert [(b.offset, b.size) for b in cl.simulator.blocks(3_000, 1_000)] == [(0, 1_000), (1_000, 1_000), (2_000, 1_000)]
+    customers = shop.truth["customers"]
+    assert customers["customer_id"].is_unique and len(customers) == 3_000
+    rates = customers["purchase_rate_per_day"].to_numpy()
+    assert not np.allclose(rates[:1_000], rates[1_000:2_000])  # each block its own stream
+    for table, key in (("orders", "line_id"), ("touches", "touch_id"), ("unpaid_orders", "order_id"), ("members", "customer_id")):
+        assert getattr(shop, table)[key].is_unique, table
+    orders = shop.orders.groupby("order_id")["customer_id"].nunique()
+    assert (orders == 1).all()  # no order id shared by two blocks' customers
+    assert set(shop.orders["sku_id"]) <= set(shop.products["sku_id"]) and shop.products["sku_id"].is_unique
+    # Block 0 draws on the seed's own stream: its customers are those of the one-block shop of its size.
+    first = cl.datasets.make_shop(1_000, seed=4)
+    pd.testing.assert_frame_equal(shop.truth["customers"].head(1_000), first.truth["customers"])
+
+
+def test_the_truth_of_a_shop_in_blocks_adds_up_to_its_tables():
+    shop = cl.datasets.make_shop(3_000, seed=4, block_customers=1_000)
+    touches = shop.touches
+    campaigns = shop.truth["campaigns"].set_index("campaign_id")["audience"]
+    sent = touches[touches["campaign_id"].isin(campaigns.index)].groupby("campaign_id").size()
+    pd.testing.assert_series_equal(sent.sort_index(), campaigns.sort_index(), check_names=False)
+    uplift = shop.truth["uplift"].set_index(["campaign_id", "segment"])
+    assert (uplift.xs("all", level="segment")["customers"].sort_index() == campaigns.sort_index()).all()
+    segments = shop.truth["touch_segments"].merge(shop.truth["customers"][["customer_id"]], on="customer_id")
+    by_segment = segments.groupby(["campaign_id", "segment"]).size()
+    assert (uplift.loc[by_segment.index, "customers"] == by_segment).all()
+    reminders = touches[touches["campaign_id"] == "payment_reminder"]
+    assert shop.truth["operations"]["reminded"] == int((reminders["group"] == "treatment").sum())
+    assert shop.truth["referrals"]["referrals"] == len(shop.referrals)
+    members = shop.truth["customers"]["is_member"]
+    assert _binomial_ok(int(members.sum()), len(members), 0.6)
+
+
+def test_write_sample_shop_refuses_a_folder_of_other_files_and_publishes_nothing_half_made(tmp_path, monkeypatch):
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep", encoding="utf-8")
+    with pytest.raises(FileExistsError, match="notes.txt"):
+        cl.datasets.write_sample_shop(other, 300)
+    assert (other / "notes.txt").exists()
+
+    calls = []
+    real = cl.datasets._write_block
+
+    def failing(job, block, popularity):
+        calls.append(block.index)
+        if block.index == 1:
+            raise OSError("disk full")
+        return real(job, block, popularity)
+
+    monkeypatch.setattr(cl.datasets, "_write_block", failing)
+    with pytest.raises(OSError, match="disk full"):
+        cl.datasets.write_sample_shop(tmp_path / "shop", 900, workers=1, block_customers=300)
+    assert calls == [0, 1] and sorted(p.name for p in tmp_path.iterdir()) == ["mine"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from pathlib import Path
@@ -150,6 +151,7 @@ def test_cli_simulate_writes_parquet(tmp_path):
     out = tmp_path / "shop"
     assert cl.cli.main(["simulate", "--customers", "300", "--out", str(out), "--seed", "3"]) == 0
     assert {p.name for p in out.glob("*.parquet")} == {f"{t}.parquet" for t in cl.data.SCHEMA}
+    assert cl.datasets.read_truth(out)["bgnbd"] == cl.datasets.make_shop(300, seed=3).truth["bgnbd"]
     shop = cl.data.read_shop(out)
     assert shop.as_of == cl.datasets.make_shop(300, seed=3).as_of
 
@@ -557,3 +559,58 @@ def test_the_index_names_two_pages_of_one_template_by_their_own_titles(tmp_path)
                                         encoding="utf-8")
     page = cl.report.write_index(tmp_path).read_text(encoding="utf-8")
     assert "自定义透视 · 品类 × 月份" in page and "自定义透视 · 会员等级 × 流量体裁" in page
+
+
+# --- warm kernels -------------------------------------------------------------------------------
+
+def _notebook(path: Path, *sources: str) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in sources]
+    nbformat.write(nb, path)
+    return path
+
+
+def _printed(executed) -> str:
+    return "".join(out.get("text", "") for cell in executed.cells for out in cell.get("outputs", []))
+
+
+def test_a_warm_kernel_serves_the_next_notebook_cleared_and_a_failed_one_is_replaced(tmp_path):
+    from crm_lab.report.kernels import KernelPool
+    from crm_lab.report.runner import _execute
+
+    first = _notebook(tmp_path / "first.ipynb", "import os, warnings, matplotlib as mpl, crm_lab\nsecret = 42\n"
+                      "mpl.rcParams['lines.linewidth'] = 9\nwarnings.simplefilter('error')\nprint(os.getpid())")
+    second = _notebook(tmp_path / "second.ipynb", "import os, sys, warnings, matplotlib as mpl\n"
+                       "print(os.getpid(), 'secret' in dir(), 'crm_lab' in sys.modules, mpl.rcParams['lines.linewidth'],"
+                       " warnings.filters[0][0])")
+    broken = _notebook(tmp_path / "broken.ipynb", "raise ValueError('no')")
+    with KernelPool() as pool:
+        runs = []
+        for nb in (first, second):
+            with pool.kernel() as km:
+                runs.append(_printed(_execute(nb, tmp_path / f"{nb.stem}.out.ipynb", {}, kernel_name=None, cwd=None, timeout=60, km=km)))
+        pid, (pid2, leaked, imported, width, action) = runs[0].split()[0], runs[1].split()
+        assert pid == pid2 and (leaked, imported) == ("False", "True")  # the same process, the namespace cleared
+        assert float(width) != 9 and action != "error"  # matplotlib and warnings as in a new kernel
+        with pytest.raises(ReportError, match="no"), pool.kernel() as km:
+            _execute(broken, tmp_path / "broken.out.ipynb", {}, kernel_name=None, cwd=None, timeout=60, km=km)
+        with pool.kernel() as km:
+            third = _printed(_execute(first, tmp_path / "third.out.ipynb", {}, kernel_name=None, cwd=None, timeout=60, km=km))
+        assert third.split()[0] != pid and (pool.started_, pool.lent_) == (2, 4)  # the failed notebook's kernel was not lent again
+
+
+def test_run_params_in_warm_kernels_publishes_the_same_page_as_in_fresh_ones(tmp_path, shop_dir):
+    params = tmp_path / "two.yaml"
+    params.write_text(f"campaign: two\ndata: {shop_dir}\nnotebooks:\n  - notebook: shop_overview\n  - notebook: shop_overview\n"
+                      "    name: again\n", encoding="utf-8")
+    pages = {}
+    for kernels in (None, False):
+        out = tmp_path / f"reports-{kernels}"
+        records = cl.report.run_params(params, out=out, kernels=kernels)
+        assert [r["status"] for r in records] == ["ok", "ok"]
+        pages[kernels] = [(out / "two" / name).read_text(encoding="utf-8") for name in ("shop_overview.html", "again.html")]
+    # Only the cells' random ids and the clock differ; the figures are the same bytes.
+    strip = functools.partial(re.sub, r'id="cell-id=[0-9a-f]+"|生成于(</b>)? [0-9: -]+|用时 [0-9.]+ 秒', "")
+    assert [strip(p) for p in pages[None]] == [strip(p) for p in pages[False]]
+    assert pages[None][1].count("data:image/png") == pages[None][0].count("data:image/png") > 0  # the second kernel use still draws

@@ -267,8 +267,12 @@ def write_shop(shop: Shop, folder: str | os.PathLike[str]) -> Path:
     for name, frame in shop.tables().items():
         df = frame if isinstance(frame, pd.DataFrame) else engine.collect(frame)
         atomic_write(df, out / f"{name}.parquet")
-    meta = {"name": shop.name, "as_of": None if shop.as_of is None else str(shop.as_of),
+    atomic_text(out / "shop.json", json.dumps(shop_meta(shop), ensure_ascii=False, indent=1))
+    return out
+
+
+def shop_meta(shop: Shop) -> dict[str, Any]:
+    """What ``shop.json`` records of a shop besides its tables: name, as_of, calendar, currency, time zone, holdout."""
+    return {"name": shop.name, "as_of": None if shop.as_of is None else str(shop.as_of),
             "calendar": {event: list(days) for event, days in shop.calendar.items()},
             "currency": shop.currency, "tz": shop.tz, **({"holdout": shop.holdout} if shop.holdout else {})}
-    atomic_text(out / "shop.json", json.dumps(meta, ensure_ascii=False, indent=1))
-    return out

@@ -35,7 +35,7 @@ import platform
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import crm_lab
 from crm_lab.files import (
@@ -47,6 +47,7 @@ from crm_lab.files import (
     temp_path,
 )
 from crm_lab.report.index import write_index
+from crm_lab.report.kernels import KernelPool, register_engine
 from crm_lab.report.page import page_facts, to_html
 from crm_lab.report.params import (
     NotebookRun,
@@ -101,8 +102,10 @@ def _short_reason(exc: BaseException, timeout: float) -> str:
     return lines[-1] if lines else type(exc).__name__
 
 
-def _execute(source: Path, tmp_nb: Path, params: dict[str, Any], *, kernel_name: str | None, cwd: Any, timeout: float) -> Any:
-    """Run the notebook into ``tmp_nb``; return the executed notebook or raise :class:`ReportError`."""
+def _execute(source: Path, tmp_nb: Path, params: dict[str, Any], *, kernel_name: str | None, cwd: Any, timeout: float,
+             km: Any = None) -> Any:
+    """Run the notebook into ``tmp_nb`` (in the kernel ``km`` if given, else a new one); return the
+    executed notebook or raise :class:`ReportError`."""
     import nbformat
     import papermill as pm
 
@@ -113,10 +116,16 @@ def _execute(source: Path, tmp_nb: Path, params: dict[str, Any], *, kernel_name:
             cwd=str(cwd) if cwd else None, log_output=False,
             # One limit for the whole notebook: each cell may take what is left of it.
             timeout_func=lambda cell: max(1, int(deadline - time.monotonic())),
+            **({"km": km, "engine_name": register_engine()} if km is not None else {}),
         )
     except Exception as exc:
         raise ReportError(f"{source.name} failed: {_short_reason(exc, timeout)}") from exc
     return nbformat.read(str(tmp_nb), as_version=4)
+
+
+def _notebook_kernel(source: Path) -> str | None:
+    """The kernel a notebook declares (``metadata.kernelspec.name``), if any."""
+    return ((json.loads(source.read_text(encoding="utf-8")).get("metadata") or {}).get("kernelspec") or {}).get("name")
 
 
 def _footer(source: Path, params: dict[str, Any], seconds: float) -> str:
@@ -369,6 +378,7 @@ def run_params(
     data: str | os.PathLike[str] | None = None,
     timeout: float | None = None,
     templates: list[str | os.PathLike[str]] | tuple = (),
+    kernels: KernelPool | None | Literal[False] = None,
 ) -> list[dict[str, Any]]:
     """Run every notebook of a params file; publish reports and exports, the manifest and the index.
 
@@ -387,6 +397,11 @@ def run_params(
         Seconds each notebook may run, over the file's ``timeout:`` (default :data:`DEFAULT_TIMEOUT`).
     templates : list of paths
         Folders searched for notebook templates before crm_lab's own.
+    kernels : KernelPool or False, optional
+        Warm kernels to run the notebooks in (:class:`~crm_lab.report.kernels.KernelPool`: each
+        notebook finds crm_lab and its libraries imported, its namespace cleared); default one pool
+        for this run, closed at its end. Pass one to share it across runs (``crm-lab demo``,
+        ``crm-lab run a.yaml b.yaml``); False starts a new kernel for every notebook.
 
     Returns
     -------
@@ -422,6 +437,13 @@ def run_params(
     current_run = run_id()
     work = temp_path(root / f"run-{spec.campaign}", "staging")
     work.mkdir()
+    warm = KernelPool(kernel_name or "python3") if kernels is None else kernels
+
+    def execute(source: Path, tmp_nb: Path, params: dict[str, Any], limit: float) -> Any:
+        if not warm or _notebook_kernel(source) not in (None, warm.kernel_name):  # a template of another kernel: its own
+            return _execute(source, tmp_nb, params, kernel_name=kernel_name, cwd=None, timeout=limit)
+        with warm.kernel() as km:
+            return _execute(source, tmp_nb, params, kernel_name=kernel_name, cwd=None, timeout=limit, km=km)
 
     def one(nb: NotebookRun) -> dict[str, Any]:
         name = nb.report_name
@@ -446,7 +468,7 @@ def run_params(
             record.update(status="refused", error="; ".join(unmet), report=None, seconds=0.0)
             return record
         try:
-            executed = _execute(source, tmp_nb, params, kernel_name=kernel_name, cwd=None, timeout=limit)
+            executed = execute(source, tmp_nb, params, limit)
             record["exports"] = _publish_exports(stage, folder, run)
             stated = _publish_page(executed, tmp_nb, out_html, str(params.get("title") or name),
                                    _footer(source, params, time.time() - started), spec.schedule)
@@ -462,6 +484,8 @@ def run_params(
             records = list(tqdm(pool.map(one, spec.notebooks), total=len(spec.notebooks), desc=spec.campaign, disable=None))
     finally:
         shutil.rmtree(work, ignore_errors=True)  # staged exports of failed notebooks: withdrawn
+        if kernels is None:
+            warm.close()
     _write_manifest(folder, spec, params_path, current_run, records, _shop_meta(shared.get("data")).get("holdout"))
     write_index(root)
     failed = [r for r in records if r["status"] != "ok"]
