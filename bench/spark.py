@@ -11,7 +11,7 @@ The lines are the first N of ``bench/data/orders_10000000.parquet`` (written onc
 
 Usage::
 
-    python bench/spark.py [--lines 1000000 10000000] [--turns 2]
+    python bench/spark.py [--lines 1000000 10000000] [--turns 2] [--skip-untuned]
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--lines", type=int, nargs="+", default=[1_000_000])
     parser.add_argument("--turns", type=int, default=2)
+    parser.add_argument("--skip-untuned", action="store_true", help="leave out Spark at its own defaults (minutes at 10M lines)")
     args = parser.parse_args()
     print(f"# {platform.platform()} · Python {platform.python_version()}")
     print("| lines | contender | median s, warm (runs) | customers | shuffle partitions |\n|---:|---|---:|---:|---:|")
@@ -76,6 +77,8 @@ def main() -> None:
         path = str(_slice(lines))
         contenders = {"Spark, its defaults": SPARK.format(tune=False, path=path), "Spark, crm_lab's defaults": SPARK.format(tune=True, path=path),
                       "DuckDB": DUCKDB.format(path=path)}
+        if args.skip_untuned:
+            del contenders["Spark, its defaults"]
         runs: dict[str, list[tuple[float, int, str]]] = {name: [] for name in contenders}
         for _ in range(args.turns):
             for name, code in contenders.items():

@@ -60,7 +60,6 @@ def _simulate(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from crm_lab import report
-
     from crm_lab.report.kernels import KernelPool
 
     failed = 0
@@ -105,7 +104,7 @@ def _demo(args: argparse.Namespace) -> int:
     from crm_lab import datasets, report
 
     shop_dir = Path(args.data)
-    if args.force or not (shop_dir / "orders.parquet").exists():
+    if args.force or not ((shop_dir / "orders.parquet").exists() or (shop_dir / "orders").is_dir()):
         print(f"simulating the sample shop ({args.customers:,} customers) into {shop_dir} ...")
         datasets.write_sample_shop(shop_dir, args.customers, seed=args.seed, progress=True)
     params = sorted(Path(args.params_dir).glob("demo_*.yaml"))

@@ -137,7 +137,7 @@ def write_sample_shop(
     The same tables and truth as ``make_shop(n_customers, start, end, seed,
     block_customers=block_customers)``, but only a block of customers is in memory at a time (in
     each of ``workers`` processes), so the size is bounded by the disk, not the memory: 10M
-    customers in about 5 GB of Parquet (bench/RESULTS.md). Each block's tables are validated
+    customers in about 3.7 GB of Parquet (bench/RESULTS.md). Each block's tables are validated
     before they are written; ids are unique across blocks by construction. The folder is built
     aside and put in place whole, then marked validated (reports skip validating it again).
 

@@ -3,7 +3,7 @@
 One row per customer with what was bought, refunded and when, on net (refund-adjusted) amounts,
 plus the inputs of BG/NBD and Gamma-Gamma exactly as ``lifetimes`` defines them.
 
-The relational part (three group-bys and two joins over the order lines) runs where the orders
+The relational part (three group-bys over the order lines; on pandas and Polars one join more) runs where the orders
 are (DuckDB by default, or the user's pandas / Polars / PySpark frame); only the one-row-per-
 customer result comes back to pandas, where the date arithmetic is done.
 
@@ -150,6 +150,8 @@ def customer_summary(source: Any, *, as_of: Any = None) -> pd.DataFrame:
     per_day = _purchase_days(lines.select("customer_id", "order_id", "paid_at", "day", "gross", "refund", "items"))
     if per_day.implementation.is_duckdb():
         return _finish(engine.collect(_customers_duckdb(per_day)), as_of, sorted_ids=True)
+    if per_day.implementation.is_pyspark():
+        return _finish(engine.collect(_customers_spark(per_day)), as_of)
     with engine.checkpoints() as keep:
         df = engine.collect(_customers(keep(per_day)))
     return _finish(df, as_of)
@@ -224,7 +226,7 @@ def _customers(per_day: nw.LazyFrame) -> nw.LazyFrame:
 
 def _customers_duckdb(per_day: nw.LazyFrame) -> nw.LazyFrame:
     """Purchase days -> customers on DuckDB in one aggregate, the first kept day's net by
-    ``arg_min`` (no kept table, no join: 10M lines 8.2 -> 5.9 s, bench/RESULTS.md), sorted by
+    ``arg_min`` (no kept table, no join: 10M lines 8.2 -> 6.7 s, bench/RESULTS.md), sorted by
     DuckDB's parallel sort rather than pandas' one-core sort of text ids after collecting."""
     # Integer sums as BIGINT: DuckDB's default HUGEINT would arrive as float64 to be converted back.
     integers = {"orders", "items", "refunded", "kept"}
@@ -234,6 +236,17 @@ def _customers_duckdb(per_day: nw.LazyFrame) -> nw.LazyFrame:
     aggregates.append('coalesce(arg_min("day_net", "kept_day"), 0.0) AS "first_kept_net"')
     relation = per_day.to_native().aggregate(", ".join(aggregates), '"customer_id"')
     return nw.from_native(relation.order('"customer_id"::VARCHAR'))  # the order of the ids as text
+
+
+def _customers_spark(per_day: nw.LazyFrame) -> nw.LazyFrame:
+    """Purchase days -> customers on Spark in one aggregate (one shuffle less than the join, no
+    cached day table), the first kept day's net by ``min_by`` (which skips null orderings)."""
+    from pyspark.sql import functions as F
+
+    aggregate = {"min": F.min, "max": F.max, "sum": F.sum, "count": F.count}
+    columns = [aggregate[how](col).alias(name) for name, how, col in _CUSTOMER_AGGREGATES]
+    columns.append(F.coalesce(F.min_by("day_net", "kept_day"), F.lit(0.0)).alias("first_kept_net"))
+    return nw.from_native(per_day.to_native().groupBy("customer_id").agg(*columns))
 
 
 def _finish(df: pd.DataFrame, as_of: pd.Timestamp, *, sorted_ids: bool = False) -> pd.DataFrame:
