@@ -204,26 +204,31 @@ class _BlockJob:
 
 def _write_blocks(job: _BlockJob, parts: list[Any], workers: int, bar: Any) -> list[dict[str, Any]]:
     """Every block, block 0 first (its catalogue is every block's), the others in ``workers``
-    processes (spawned: no forked DuckDB or thread state); their truths in block order."""
+    processes (spawned: no forked DuckDB or thread state), or here one after another, stopping at
+    the first that fails, when there is one worker or one block; their truths in block order."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     if workers <= 1 or len(parts) == 1:
         truth, popularity = _write_block(job, parts[0], None)
+        bar.update()
         truths = [truth]
         for block in parts[1:]:
             truths.append(_write_block(job, block, popularity)[0])
             bar.update()
-        bar.update()
         return truths
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         truth, popularity = pool.submit(_write_block, job, parts[0], None).result()
         bar.update()
         futures = [pool.submit(_write_block, job, block, popularity) for block in parts[1:]]
         truths = [truth]
-        for future in futures:
-            truths.append(future.result()[0])
-            bar.update()
+        try:
+            for future in futures:
+                truths.append(future.result()[0])
+                bar.update()
+        except BaseException:
+            pool.shutdown(cancel_futures=True)  # the blocks not started yet would be for nothing
+            raise
     return truths
 
 

@@ -123,6 +123,15 @@ def _execute(source: Path, tmp_nb: Path, params: dict[str, Any], *, kernel_name:
     return nbformat.read(str(tmp_nb), as_version=4)
 
 
+def _execute_warm(warm: KernelPool | Literal[False], source: Path, tmp_nb: Path, params: dict[str, Any], *,
+                  kernel_name: str | None, timeout: float) -> Any:
+    """:func:`_execute` in a kernel of ``warm`` (a new kernel without one, or for a template of another kernel)."""
+    if not warm or _notebook_kernel(source) not in (None, warm.kernel_name):
+        return _execute(source, tmp_nb, params, kernel_name=kernel_name, cwd=None, timeout=timeout)
+    with warm.kernel() as km:
+        return _execute(source, tmp_nb, params, kernel_name=kernel_name, cwd=None, timeout=timeout, km=km)
+
+
 def _notebook_kernel(source: Path) -> str | None:
     """The kernel a notebook declares (``metadata.kernelspec.name``), if any."""
     return ((json.loads(source.read_text(encoding="utf-8")).get("metadata") or {}).get("kernelspec") or {}).get("name")
@@ -439,12 +448,6 @@ def run_params(
     work.mkdir()
     warm = KernelPool(kernel_name or "python3") if kernels is None else kernels
 
-    def execute(source: Path, tmp_nb: Path, params: dict[str, Any], limit: float) -> Any:
-        if not warm or _notebook_kernel(source) not in (None, warm.kernel_name):  # a template of another kernel: its own
-            return _execute(source, tmp_nb, params, kernel_name=kernel_name, cwd=None, timeout=limit)
-        with warm.kernel() as km:
-            return _execute(source, tmp_nb, params, kernel_name=kernel_name, cwd=None, timeout=limit, km=km)
-
     def one(nb: NotebookRun) -> dict[str, Any]:
         name = nb.report_name
         stage = work / name
@@ -468,7 +471,7 @@ def run_params(
             record.update(status="refused", error="; ".join(unmet), report=None, seconds=0.0)
             return record
         try:
-            executed = execute(source, tmp_nb, params, limit)
+            executed = _execute_warm(warm, source, tmp_nb, params, kernel_name=kernel_name, timeout=limit)
             record["exports"] = _publish_exports(stage, folder, run)
             stated = _publish_page(executed, tmp_nb, out_html, str(params.get("title") or name),
                                    _footer(source, params, time.time() - started), spec.schedule)
