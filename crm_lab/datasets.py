@@ -154,11 +154,11 @@ def write_sample_shop(
     """
     from crm_lab.data.canonical import mark_validated, shop_meta
     from crm_lab.files import replace_dir, temp_path
-    from crm_lab.simulator import assemble, blocks, combine_truths
+    from crm_lab.simulator import assemble, blocks, check_arguments, combine_truths
 
     target = Path(folder)
     _refuse_other_files(target)
-    parts = blocks(int(n_customers), block_customers)
+    parts = blocks(check_arguments(n_customers, start, end), block_customers)
     build = temp_path(target, "building")
     job = _BlockJob(str(build), int(n_customers), start, end, seed, ShopConfig(global_holdout_share=global_holdout_share), len(parts) > 1)
     try:

@@ -807,7 +807,7 @@ def simulate(n_customers: int, start: str, end: str, seed: int, config: ShopConf
     """Run the stages for ``n_customers`` people over ``[start, end]`` and assemble the shop (see
     :func:`crm_lab.datasets.make_shop`); a shop of more than ``block_customers`` in blocks (:func:`blocks`)."""
     parts, first = [], None
-    for block in tqdm(blocks(_checked(n_customers, start, end), block_customers), desc="make_shop", disable=not progress):
+    for block in tqdm(blocks(check_arguments(n_customers, start, end), block_customers), desc="make_shop", disable=not progress):
         tables, truth, world = simulate_block(block, n_customers, start, end, seed, config, campaigns=campaigns,
                                               popularity=None if first is None else first.pop)
         first = first or world
@@ -817,7 +817,8 @@ def simulate(n_customers: int, start: str, end: str, seed: int, config: ShopConf
     return assemble(tables, combine_truths([truth for _, truth in parts]), config, seed, first.t_end)
 
 
-def _checked(n_customers: int, start: str, end: str) -> int:
+def check_arguments(n_customers: int, start: str, end: str) -> int:
+    """The number of customers, if it and the period can make a shop (else ValueError)."""
     if n_customers < 10:
         raise ValueError("n_customers must be at least 10")
     if pd.Timestamp(end) <= pd.Timestamp(start):

@@ -31,6 +31,14 @@ def test_bad_arguments():
         cl.datasets.make_shop(100, start="2025-01-01", end="2024-01-01")
 
 
+def test_write_sample_shop_refuses_what_make_shop_refuses(tmp_path):
+    with pytest.raises(ValueError, match="n_customers"):
+        cl.datasets.write_sample_shop(tmp_path / "shop", 5)
+    with pytest.raises(ValueError, match="after start"):
+        cl.datasets.write_sample_shop(tmp_path / "shop", 100, start="2025-01-01", end="2024-01-01")
+    assert not (tmp_path / "shop").exists()
+
+
 def _binomial_ok(successes: int, n: int, p: float, z: float = 3.5) -> bool:
     return abs(successes / n - p) <= z * np.sqrt(p * (1 - p) / n)
 
