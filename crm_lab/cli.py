@@ -32,6 +32,7 @@ Examples
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 import time
@@ -58,22 +59,34 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(args: argparse.Namespace) -> int:
-    from crm_lab import report
+def _warm_kernels(args: argparse.Namespace) -> Any:
+    """A pool of kernels shared by every params file of the command, started first so that they
+    start and import crm_lab while this process imports papermill and checks the params."""
     from crm_lab.report.kernels import KernelPool
 
-    failed = 0
-    with KernelPool() as pool:  # one set of warm kernels for every params file of the command
-        for params in args.params:
-            try:
-                campaign = report.load_params(params).campaign
-                records = report.run_params(params, out=args.out, parallel=args.parallel, data=args.data, timeout=args.timeout,
-                                            templates=args.templates or (), kernels=False if args.fresh_kernels else pool)
-                for r in records:
-                    print(f"ok     {r['seconds']:6.1f}s  {Path(args.out) / campaign / r['report']}")
-            except (report.ReportError, ValueError, FileNotFoundError) as exc:
-                failed += 1
-                print(f"FAILED {params}: {exc}", file=sys.stderr)
+    if getattr(args, "fresh_kernels", False):
+        return contextlib.nullcontext(False)
+    return KernelPool().prestart(max(1, args.parallel))
+
+
+def _report_outcomes(outcomes: list[Any], out: str) -> int:
+    """Print each page made and each params file that failed; how many failed."""
+    for outcome in outcomes:
+        for r in outcome.records:
+            if r["status"] == "ok":
+                print(f"ok     {r['seconds']:6.1f}s  {Path(out) / outcome.campaign / r['report']}")
+        if outcome.error is not None:
+            print(f"FAILED {outcome.params_path}: {outcome.error}", file=sys.stderr)
+    return sum(not o.ok for o in outcomes)
+
+
+def _run(args: argparse.Namespace) -> int:
+    with _warm_kernels(args) as pool:
+        from crm_lab import report
+
+        outcomes = report.run_many(args.params, out=args.out, parallel=args.parallel, data=args.data, timeout=args.timeout,
+                                   templates=args.templates or (), kernels=pool)
+    failed = _report_outcomes(outcomes, args.out)
     print(f"index: {(Path(args.out) / 'index.html').resolve()}")
     return 1 if failed else 0
 
@@ -101,27 +114,22 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from crm_lab import datasets, report
-
     shop_dir = Path(args.data)
     if args.force or not ((shop_dir / "orders.parquet").exists() or (shop_dir / "orders").is_dir()):
+        from crm_lab import datasets
+
         print(f"simulating the sample shop ({args.customers:,} customers) into {shop_dir} ...")
         datasets.write_sample_shop(shop_dir, args.customers, seed=args.seed, progress=True)
     params = sorted(Path(args.params_dir).glob("demo_*.yaml"))
     if not params:
         print(f"no demo params files in {args.params_dir}", file=sys.stderr)
         return 1
-    from crm_lab.report.kernels import KernelPool
+    print(f"running {len(params)} params files: {', '.join(p.name for p in params)} ...")
+    with _warm_kernels(args) as pool:  # every demo page in one queue of --parallel kernels
+        from crm_lab import report
 
-    failed = 0
-    with KernelPool() as pool:  # warm kernels shared by every demo page
-        for p in params:
-            print(f"running {p} ...")
-            try:
-                report.run_params(p, out=args.out, parallel=args.parallel, data=shop_dir, kernels=pool)
-            except (report.ReportError, ValueError) as exc:
-                failed += 1
-                print(f"FAILED {p}: {exc}", file=sys.stderr)
+        outcomes = report.run_many(params, out=args.out, parallel=args.parallel, data=shop_dir, kernels=pool)
+    failed = _report_outcomes(outcomes, args.out)
     index = report.write_index(args.out)
     print(f"reports: {index.resolve()}")
     return 1 if failed else 0

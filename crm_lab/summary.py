@@ -147,11 +147,12 @@ def customer_summary(source: Any, *, as_of: Any = None) -> pd.DataFrame:
     (2357, 4339)
     """
     lines, as_of = order_lines(source, as_of=as_of)
-    per_day = _purchase_days(lines.select("customer_id", "order_id", "paid_at", "day", "gross", "refund", "items"))
-    if per_day.implementation.is_duckdb():
-        return _finish(engine.collect(_customers_duckdb(per_day)), as_of, sorted_ids=True)
-    if per_day.implementation.is_pyspark():
-        return _finish(engine.collect(_customers_spark(per_day)), as_of)
+    lines = lines.select("customer_id", "order_id", "paid_at", "day", "gross", "refund", "items")
+    if lines.implementation.is_duckdb():
+        return _finish(engine.collect(_customers_duckdb(_purchase_days(lines))), as_of, sorted_ids=True)
+    if lines.implementation.is_pyspark():
+        return _finish(engine.collect(_customers_spark(_purchase_days(_by_customer_spark(lines)))), as_of)
+    per_day = _purchase_days(lines)
     with engine.checkpoints() as keep:
         df = engine.collect(_customers(keep(per_day)))
     return _finish(df, as_of)
@@ -162,16 +163,21 @@ def _purchase_days(lines: nw.LazyFrame) -> nw.LazyFrame:
     the purchase models (not refunded down to nothing; a 0-amount order without refund still counts,
     as in lifetimes' CDNOW), ``kept_day`` and ``kept_net`` (0 on a day that is not kept)."""
     # Aggregations stay simple (one column, one function): pandas runs them natively.
+    # The order's day from its first payment after grouping (the same as the first line's day,
+    # truncation being monotonic): one column less in the largest hash table.
     per_order = (
         lines.group_by("customer_id", "order_id")
         .agg(
             nw.col("paid_at").min(),
-            nw.col("day").min(),
             nw.col("gross").sum(),
             nw.col("refund").sum(),
             nw.col("items").sum(),
         )
-        .with_columns(net=nw.col("gross") - nw.col("refund"), refunded=(nw.col("refund") > 0).cast(nw.Int64()))
+        .with_columns(
+            day=nw.col("paid_at").dt.truncate("1d"),
+            net=nw.col("gross") - nw.col("refund"),
+            refunded=(nw.col("refund") > 0).cast(nw.Int64()),
+        )
     )
     per_day = per_order.group_by("customer_id", "day").agg(
         nw.col("net").sum().alias("day_net"),
@@ -236,6 +242,14 @@ def _customers_duckdb(per_day: nw.LazyFrame) -> nw.LazyFrame:
     aggregates.append('coalesce(arg_min("day_net", "kept_day"), 0.0) AS "first_kept_net"')
     relation = per_day.to_native().aggregate(", ".join(aggregates), '"customer_id"')
     return nw.from_native(relation.order('"customer_id"::VARCHAR'))  # the order of the ids as text
+
+
+def _by_customer_spark(lines: nw.LazyFrame) -> nw.LazyFrame:
+    """The lines hash-partitioned by customer on Spark: one shuffle instead of three, as every
+    later group-by's keys start with ``customer_id`` and Spark (since 3.3, unless
+    ``spark.sql.requireAllClusterKeysForDistribution``) accepts a partitioning by part of the keys.
+    1M lines in local[2]: 3.1 -> 2.2 s warm (bench/RESULTS.md)."""
+    return nw.from_native(lines.to_native().repartition("customer_id"))
 
 
 def _customers_spark(per_day: nw.LazyFrame) -> nw.LazyFrame:

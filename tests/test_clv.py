@@ -239,6 +239,30 @@ def test_pareto_nbd_equals_lifetimes_on_cdnow(cdnow):
     assert ours.probability_alive(np.zeros(1), np.zeros(1), np.array([70.0]))[0] < 0.9
 
 
+@pytest.mark.parametrize("params", [(0.55, 10.6, 0.61, 11.7), (0.8, 30.0, 1.4, 5.0)])  # alpha < beta and alpha > beta
+def test_pareto_a0_on_distinct_pairs_equals_every_row(params):
+    from crm_lab.clv.pareto_nbd import _log_a0, _log_hyp2f1
+
+    r, alpha, s, beta = params
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 6, 500).astype(float)
+    t = rng.choice([20.0, 40.0, 78.0], 500)
+    tx = np.where(x > 0, np.floor(rng.random(500) * t), 0.0)
+    low, high, shape = (alpha, beta, r + x) if alpha < beta else (beta, alpha, np.full(500, s + 1.0))
+    rsx, q1, q2 = r + s + x, high + tx, high + t
+    first = _log_hyp2f1(rsx, shape, (high - low) / q1) + rsx * np.log(q2)  # every row, as before the pairs
+    second = _log_hyp2f1(rsx, shape, (high - low) / q2) + rsx * np.log(q1)
+    gap = np.maximum(first - second, 0.0)
+    with np.errstate(divide="ignore"):
+        expected = second + np.log(-np.expm1(-gap)) + gap - rsx * np.log(q1 * q2)
+        got = _log_a0(r, alpha, s, beta, x, tx, t)
+        np.testing.assert_allclose(got, expected, rtol=1e-13)
+        # a scalar and a grid keep their shapes
+        assert np.shape(_log_a0(r, alpha, s, beta, 2.0, 10.0, 40.0)) == ()
+        grid = _log_a0(r, alpha, s, beta, x[:6].reshape(2, 3), tx[:6].reshape(2, 3), t[:6].reshape(2, 3))
+        np.testing.assert_allclose(grid, expected[:6].reshape(2, 3), rtol=1e-13)
+
+
 @pytest.fixture(scope="module")
 def online_retail_orders():
     if not cl.datasets.shared_data_path("online_retail_clean.parquet").exists():

@@ -600,6 +600,24 @@ def test_a_warm_kernel_serves_the_next_notebook_cleared_and_a_failed_one_is_repl
         assert third.split()[0] != pid and (pool.started_, pool.lent_) == (2, 4)  # the failed notebook's kernel was not lent again
 
 
+def test_prestarted_kernels_are_lent_warm_and_a_closed_pool_starts_nothing_more(tmp_path):
+    from crm_lab.report.kernels import KernelPool
+    from crm_lab.report.runner import _execute
+
+    probe = _notebook(tmp_path / "probe.ipynb", "import sys\nprint('crm_lab.uplift' in sys.modules, 'secret' in dir())\nsecret = 1")
+    with KernelPool().prestart(1) as pool:
+        for i in range(3):  # the first waits for the kernel being started; the next ones for it being cleared
+            with pool.kernel() as km:
+                out = _printed(_execute(probe, tmp_path / f"p{i}.ipynb", {}, kernel_name=None, cwd=None, timeout=60, km=km))
+            assert out.split() == ["True", "False"]  # crm_lab's modules imported before the notebook, its namespace new
+        assert (pool.started_, pool.lent_) == (1, 3)
+    closed = KernelPool().prestart(1)
+    closed.close()  # at once, while the kernel still starts: it is shut down when it has started
+    with closed._lock:
+        closed._lock.wait_for(lambda: closed._pending == 0, timeout=60)
+    assert closed._idle == []
+
+
 def test_run_params_in_warm_kernels_publishes_the_same_page_as_in_fresh_ones(tmp_path, shop_dir):
     params = tmp_path / "two.yaml"
     params.write_text(f"campaign: two\ndata: {shop_dir}\nnotebooks:\n  - notebook: shop_overview\n  - notebook: shop_overview\n"

@@ -265,6 +265,44 @@ def test_a_second_params_file_with_the_same_campaign_is_refused(tmp_path):
     cl.report.run_params(first, out=out, templates=[tmp_path / "templates"])  # the owner runs again
 
 
+def test_run_many_shares_its_workers_and_a_refused_file_stops_only_itself(tmp_path):
+    templates = tmp_path / "templates"
+    _template(templates, "quick", "import os\nprint(os.getpid())")
+    out = tmp_path / "reports"
+    good = [_params(tmp_path / f"g{i}.yaml", f"campaign: g{i}\nnotebooks:\n  - notebook: quick\n") for i in range(3)]
+    bad = _params(tmp_path / "bad.yaml", "campaign: bad\nnotebooks:\n  - notebook: nowhere\n")
+    clash = _params(tmp_path / "clash.yaml", "campaign: g0\nnotebooks:\n  - notebook: quick\n    name: other\n")
+    outcomes = cl.report.run_many([good[0], bad, good[1], clash, good[2]], out=out, parallel=2, templates=[templates])
+    assert [o.ok for o in outcomes] == [True, False, True, False, True]
+    assert isinstance(outcomes[1].error, ParamsError) and outcomes[1].records == [] and not (out / "bad").exists()
+    assert "also the campaign of" in str(outcomes[3].error)  # two files of one batch in one folder
+    assert [o.campaign for o in outcomes] == ["g0", None, "g1", None, "g2"]
+    for i in range(3):
+        manifest = json.loads((out / f"g{i}" / "manifest.json").read_text(encoding="utf-8"))
+        assert manifest["params_file"] == f"g{i}.yaml" and [r["status"] for r in manifest["reports"]] == ["ok"]
+    assert not list(out.glob(".run-*"))  # every staging folder withdrawn
+    # one pool of two kernels served the three pages: at most two processes
+    pids = {nbformat.read(out / f"g{i}" / "quick.ipynb", as_version=4).cells[-1].outputs[0]["text"].strip() for i in range(3)}
+    assert 1 <= len(pids) <= 2
+
+
+def test_notebooks_start_longest_first_by_their_last_run(tmp_path):
+    from crm_lab.report.runner import _longest_first, _Run
+
+    _template(tmp_path / "templates", "quick", "x = 1")
+    text = "campaign: c\nnotebooks:\n" + "".join(f"  - notebook: quick\n    name: {n}\n" for n in ("a", "b", "c", "new"))
+    run = _Run.start(_params(tmp_path / "c.yaml", text), tmp_path / "reports", data=None, timeout=None,
+                     templates=[tmp_path / "templates"], kernel_name=None)
+    try:
+        assert [nb.report_name for _, nb in _longest_first([(run, nb) for nb in run.spec.notebooks])] == ["a", "b", "c", "new"]
+        (run.folder / "manifest.json").write_text(json.dumps({"reports": [{"name": "a", "seconds": 1.0}, {"name": "b", "seconds": 9.5},
+                                                                          {"name": "c", "seconds": 3.0}]}), encoding="utf-8")
+        # never run before: first (its time unknown); then 9.5, 3.0, 1.0 seconds
+        assert [nb.report_name for _, nb in _longest_first([(run, nb) for nb in run.spec.notebooks])] == ["new", "b", "c", "a"]
+    finally:
+        run.discard()
+
+
 def test_runs_finishing_together_with_a_corrupt_manifest_list_every_good_report(tmp_path):
     templates = tmp_path / "templates"
     _template(templates, "quick", "x = 1")

@@ -35,27 +35,46 @@ def _log_hyp2f1(rsx: np.ndarray, shape: np.ndarray, z: np.ndarray) -> np.ndarray
     return out
 
 
-def _log_a0(r: float, alpha: float, s: float, beta: float, x: np.ndarray, tx: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """log A_0 of the note's equations (19)-(20): the integral over the unobserved dropout time."""
+Pairs = tuple[np.ndarray, np.ndarray]
+
+
+def _pairs(x: np.ndarray, v: np.ndarray) -> Pairs:
+    """A row standing for each distinct (x, v) and, for every row, its pair's position: the
+    hypergeometric terms of A_0 depend on x and on recency or T alone, not on all three, so a
+    likelihood evaluates them on far fewer rows (20k demo shop: 2,942 and 3,914 pairs for 8,289
+    distinct customers; 2.4x fewer calls of the costliest function)."""
+    _, rows, back = np.unique(np.column_stack([x, v]), axis=0, return_index=True, return_inverse=True)
+    return rows, back.reshape(-1)
+
+
+def _log_a0(r: float, alpha: float, s: float, beta: float, x: np.ndarray, tx: np.ndarray, t: np.ndarray,
+            pairs: tuple[Pairs, Pairs] | None = None) -> np.ndarray:
+    """log A_0 of the note's equations (19)-(20): the integral over the unobserved dropout time.
+    ``pairs``: :func:`_pairs` of (x, tx) and (x, t), computed once by a fit."""
+    x, tx, t = np.broadcast_arrays(*(np.asarray(v, dtype="float64") for v in (x, tx, t)))
+    given_shape = x.shape  # scalars and grids (the plots) in, the same shape out
+    x, tx, t = x.reshape(-1), tx.reshape(-1), t.reshape(-1)
     if alpha < beta:
         low, high, shape = alpha, beta, r + x
     else:
-        low, high, shape = beta, alpha, s + 1.0
+        low, high, shape = beta, alpha, np.full(x.shape, s + 1.0)
     rsx = r + s + x
     q1, q2 = high + tx, high + t
-    first = _log_hyp2f1(rsx, shape, (high - low) / q1) + rsx * np.log(q2)
-    second = _log_hyp2f1(rsx, shape, (high - low) / q2) + rsx * np.log(q1)
+    (rows1, back1), (rows2, back2) = pairs or (_pairs(x, tx), _pairs(x, t))
+    first = _log_hyp2f1(rsx[rows1], shape[rows1], (high - low) / q1[rows1])[back1] + rsx * np.log(q2)
+    second = _log_hyp2f1(rsx[rows2], shape[rows2], (high - low) / q2[rows2])[back2] + rsx * np.log(q1)
     # log(e^first - e^second); 0 (log -inf) when the last purchase is at T.
     gap = np.maximum(first - second, 0.0)
-    return second + np.log(-np.expm1(-gap)) + gap - rsx * np.log(q1 * q2)
+    return (second + np.log(-np.expm1(-gap)) + gap - rsx * np.log(q1 * q2)).reshape(given_shape)
 
 
-def _log_likelihood(params: np.ndarray, x: np.ndarray, tx: np.ndarray, t: np.ndarray) -> np.ndarray:
+def _log_likelihood(params: np.ndarray, x: np.ndarray, tx: np.ndarray, t: np.ndarray,
+                    pairs: tuple[Pairs, Pairs] | None = None) -> np.ndarray:
     """Per-customer log-likelihood, the note's equation (18)."""
     r, alpha, s, beta = params
     a1 = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha) + s * np.log(beta)
     alive = -(r + x) * np.log(alpha + t) - s * np.log(beta + t)
-    gone = np.log(s) + _log_a0(r, alpha, s, beta, x, tx, t) - np.log(r + s + x)
+    gone = np.log(s) + _log_a0(r, alpha, s, beta, x, tx, t, pairs) - np.log(r + s + x)
     return a1 + np.logaddexp(alive, gone)
 
 
@@ -101,11 +120,12 @@ class ParetoNBD(PurchaseFitter):
     def _objective(x: np.ndarray, tx: np.ndarray, t: np.ndarray, weights: np.ndarray, penalizer: float) -> Any:
         """Mean negative log-likelihood in log-parameters (gradient by central differences)."""
         n = weights.sum()
+        pairs = (_pairs(x, tx), _pairs(x, t))  # once for the whole search
 
         def value(theta: np.ndarray) -> float:
             params = np.exp(theta)
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                ll = _log_likelihood(params, x, tx, t)
+                ll = _log_likelihood(params, x, tx, t, pairs)
             total = -(weights * ll).sum() / n + penalizer * np.sum(params**2)
             return float(total) if np.isfinite(total) else 1e300
 

@@ -3,7 +3,7 @@
 * :mod:`~crm_lab.report.display` — inside a notebook: :func:`header`, :func:`verdict`,
   :func:`kpi_cards`, :func:`table`, :func:`note` and the formatters (the house look).
 * :mod:`~crm_lab.report.params` — params files read as plain data and checked before any run.
-* :mod:`~crm_lab.report.runner` — :func:`run_params` / :func:`run_notebook`: papermill runs with a
+* :mod:`~crm_lab.report.runner` — :func:`run_params` / :func:`run_many` / :func:`run_notebook`: papermill runs with a
   time limit, staged exports, atomic publishing.
 * :mod:`~crm_lab.report.page` — an executed notebook as a page without code or hidden markup.
 * :mod:`~crm_lab.report.verdicts` — the words on top: verdicts, decisions and KPI cards from an analysis' result.
@@ -48,7 +48,7 @@ from crm_lab.report.params import (
     check_parameters,
     load_params,
 )
-from crm_lab.report.runner import DEFAULT_TIMEOUT, ReportError, run_notebook, run_params
+from crm_lab.report.runner import DEFAULT_TIMEOUT, ReportError, RunOutcome, run_many, run_notebook, run_params
 from crm_lab.report.verdicts import (
     audience_decision,
     campaign_decision,
@@ -91,6 +91,8 @@ __all__ = [
     "check_parameters",
     "run_notebook",
     "run_params",
+    "run_many",
+    "RunOutcome",
     "write_index",
     "overview_verdict",
     "overview_cards",

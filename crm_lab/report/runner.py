@@ -34,6 +34,7 @@ import os
 import platform
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -48,7 +49,7 @@ from crm_lab.files import (
 )
 from crm_lab.report.index import write_index
 from crm_lab.report.kernels import KernelPool, register_engine
-from crm_lab.report.page import page_facts, to_html
+from crm_lab.report.page import page_facts, to_html, warm_up
 from crm_lab.report.params import (
     NotebookRun,
     ParamsError,
@@ -61,7 +62,7 @@ from crm_lab.report.params import (
     resolve_notebook,
 )
 
-__all__ = ["ReportError", "DEFAULT_TIMEOUT", "run_notebook", "run_params"]
+__all__ = ["ReportError", "DEFAULT_TIMEOUT", "RunOutcome", "run_many", "run_notebook", "run_params"]
 
 log = logging.getLogger(__name__)
 
@@ -378,6 +379,221 @@ def _check_run(spec: RunParams, params_path: Path, shared: dict[str, Any], templ
         _check_as_of(merged, where)
 
 
+@dataclass
+class _Run:
+    """One params file's run, checked and staged: its notebooks run by :meth:`notebook` (from any
+    worker thread), its manifest and index written by :meth:`finish`."""
+
+    params_path: Path
+    spec: RunParams
+    root: Path
+    folder: Path
+    shared: dict[str, Any]
+    work: Path
+    id: str
+    templates: Any
+    timeout: float | None
+    kernel_name: str | None
+
+    @classmethod
+    def start(cls, params_path: str | os.PathLike[str], out: Any, *, data: Any, timeout: float | None, templates: Any,
+              kernel_name: str | None, taken: dict[Path, Path] | None = None) -> _Run:
+        """Check everything (raise :class:`ParamsError`), then make the staging folder.
+        ``taken``: campaign folders already claimed by other params files of the same batch."""
+        params_path = Path(params_path)
+        spec = load_params(params_path)
+        root = Path(out)
+        folder = inside(root, spec.campaign)
+        shared = _shared_parameters(spec, data)
+        _check_run(spec, params_path, shared, templates)
+        _check_owner(folder, params_path)
+        if taken is not None:
+            owner = taken.setdefault(folder.resolve(), params_path)
+            if owner != params_path:
+                raise ParamsError(f"{params_path}: campaign {spec.campaign!r} is also the campaign of {owner} in this run; "
+                                  "two params files in one folder would drop each other's reports. Fix: give each its own `campaign:`")
+        folder.mkdir(parents=True, exist_ok=True)
+        for path in clean_stale(root):
+            log.warning("removed %s, left by a run that died", path)
+        work = temp_path(root / f"run-{spec.campaign}", "staging")
+        work.mkdir()
+        return cls(params_path, spec, root, folder, shared, work, run_id(), templates, timeout, kernel_name)
+
+    def notebook(self, nb: NotebookRun, warm: KernelPool | Literal[False]) -> dict[str, Any]:
+        """Run one notebook and publish it if it succeeds; its record (status ``ok``, ``refused``
+        or ``failed``)."""
+        name = nb.report_name
+        stage = self.work / name
+        stage.mkdir()
+        params = self._parameters(nb, stage)
+        record = {"notebook": nb.notebook, "name": name, "report": f"{name}.html", "title": params.get("title", name),
+                  "parameters": {k: v for k, v in params.items() if k != "report_dir"}, "status": "ok", "error": None,
+                  "exports": None}
+        unmet = _unmet_needs(nb.notebook, params)
+        if unmet:  # refused in one line each, before a kernel starts: the shop lacks what it needs
+            record.update(status="refused", error="; ".join(unmet), report=None, seconds=0.0)
+            return record
+        started = time.time()
+        out_html = self.folder / f"{name}.html"
+        source = resolve_notebook(nb.notebook, self.templates)
+        tmp_nb = temp_path(out_html.with_suffix(".ipynb"), "running.ipynb")
+        limit = float(self.timeout or nb.timeout or self.spec.timeout or DEFAULT_TIMEOUT)
+        try:
+            executed = _execute_warm(warm, source, tmp_nb, params, kernel_name=self.kernel_name, timeout=limit)
+            record["exports"] = _publish_exports(stage, self.folder, {"id": self.id, "params_file": self.params_path.name, "report": name})
+            stated = _publish_page(executed, tmp_nb, out_html, str(params.get("title") or name),
+                                   _footer(source, params, time.time() - started), self.spec.schedule)
+            record.update(title=stated.get("title") or record["title"], as_of=stated.get("as_of"), facts=stated)
+        except ReportError as exc:
+            kept = _keep_failed(tmp_nb, out_html.with_suffix(".failed.ipynb"), exc)
+            record.update(status="failed", error=str(kept), report=f"{name}.failed.ipynb")
+        record["seconds"] = round(time.time() - started, 2)
+        return record
+
+    def _parameters(self, nb: NotebookRun, stage: Path) -> dict[str, Any]:
+        params = {**self.shared, **nb.parameters, "report_dir": str(stage.resolve())}
+        declared = declared_parameters(resolve_notebook(nb.notebook, self.templates))
+        for block in ("plan", "care"):  # the campaign's other pages (clv) do not read them
+            if block in params and block not in declared:
+                del params[block]
+        return params
+
+    def finish(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Write the manifest and the index; raise :class:`ReportError` naming the notebooks that failed."""
+        self.discard()
+        _write_manifest(self.folder, self.spec, self.params_path, self.id, records, _shop_meta(self.shared.get("data")).get("holdout"))
+        write_index(self.root)
+        failed = [r for r in records if r["status"] != "ok"]
+        if failed:
+            raise ReportError("; ".join(r["error"] for r in failed))
+        return records
+
+    def discard(self) -> None:
+        shutil.rmtree(self.work, ignore_errors=True)  # staged exports of failed notebooks: withdrawn
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What became of one params file in :func:`run_many`.
+
+    Attributes
+    ----------
+    params_path : Path
+        The params file.
+    campaign : str or None
+        Its campaign (None when the file could not be read).
+    records : list of dict
+        One per notebook run (see :func:`run_params`); empty when the file was refused before running.
+    error : Exception or None
+        The :class:`ParamsError` (or ValueError / FileNotFoundError) that stopped it before anything ran,
+        or the :class:`ReportError` naming its notebooks that failed; None when all succeeded.
+    """
+
+    params_path: Path
+    campaign: str | None
+    records: list[dict[str, Any]]
+    error: Exception | None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def run_many(
+    params_paths: list[str | os.PathLike[str]] | tuple,
+    out: str | os.PathLike[str] = "reports",
+    *,
+    parallel: int = 1,
+    kernel_name: str | None = None,
+    data: str | os.PathLike[str] | None = None,
+    timeout: float | None = None,
+    templates: list[str | os.PathLike[str]] | tuple = (),
+    kernels: KernelPool | None | Literal[False] = None,
+) -> list[RunOutcome]:
+    """Run several params files' notebooks in one queue of ``parallel`` workers (see :func:`run_params`).
+
+    Every file is checked first; a file refused there does not stop the others. The notebooks of
+    all files then share the workers, so a file with one notebook does not leave a core idle
+    (``crm-lab demo``: 16 pages of 8 files). Each file is published as by :func:`run_params`:
+    its own campaign folder, manifest and staged exports; the index after each.
+
+    Returns
+    -------
+    list of :class:`RunOutcome`, in the order of ``params_paths``.
+
+    Examples
+    --------
+    >>> import crm_lab as cl
+    >>> outcomes = cl.report.run_many(["params/demo_overview.yaml", "params/demo_daily.yaml"], parallel=2)  # doctest: +SKIP
+    >>> [o.ok for o in outcomes]  # doctest: +SKIP
+    [True, True]
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tqdm.auto import tqdm
+
+    runs: dict[int, _Run] = {}
+    warm = kernels
+    try:
+        outcomes = _start_runs(params_paths, out, runs, data=data, timeout=timeout, templates=templates, kernel_name=kernel_name)
+        if warm is None:  # kernels start once something passed the checks (a refused file starts none)
+            warm = KernelPool(kernel_name or "python3").prestart(min(max(1, int(parallel)), len(runs)))
+        if runs:  # while the kernels start: papermill and the page exporter, paid once and early
+            import papermill  # noqa: F401
+
+            warm_up()
+        jobs = _longest_first([(run, nb) for run in runs.values() for nb in run.spec.notebooks])
+        with ThreadPoolExecutor(max_workers=max(1, int(parallel))) as pool, \
+                tqdm(total=len(jobs), desc="reports", unit="page", disable=None) as bar:
+            futures = {(id(run), nb.report_name): pool.submit(run.notebook, nb, warm) for run, nb in jobs}
+            for f in futures.values():
+                f.add_done_callback(lambda _: bar.update())
+            for i, run in runs.items():
+                records = [futures[id(run), nb.report_name].result() for nb in run.spec.notebooks]
+                try:
+                    outcomes[i] = RunOutcome(run.params_path, run.spec.campaign, run.finish(records), None)
+                except ReportError as exc:
+                    outcomes[i] = RunOutcome(run.params_path, run.spec.campaign, records, exc)
+    finally:
+        for run in runs.values():
+            run.discard()
+        if kernels is None and warm is not None:
+            warm.close()
+    return [outcomes[i] for i in range(len(params_paths))]
+
+
+def _longest_first(jobs: list[tuple[_Run, NotebookRun]]) -> list[tuple[_Run, NotebookRun]]:
+    """The notebooks in the order to start them: those never run before first (their time is not
+    known), then by the seconds their last run took, longest first, so that a long page does not
+    start last and keep one worker busy alone (the demo: CLV 8 s of 26)."""
+    last = {}
+    for run in {id(run): run for run, _ in jobs}.values():
+        for record in _last_records(run.folder):
+            last[id(run), record.get("name")] = float(record.get("seconds") or 0.0)
+    return sorted(jobs, key=lambda job: -last.get((id(job[0]), job[1].report_name), float("inf")))
+
+
+def _last_records(folder: Path) -> list[dict[str, Any]]:
+    """The notebook records of the last run published in ``folder`` (none if unreadable)."""
+    try:
+        reports = json.loads((folder / "manifest.json").read_text(encoding="utf-8")).get("reports")
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [r for r in reports if isinstance(r, dict)] if isinstance(reports, list) else []
+
+
+def _start_runs(params_paths: Any, out: Any, runs: dict[int, _Run], **options: Any) -> dict[int, RunOutcome]:
+    """Check and stage each params file: the runs that may go ahead into ``runs``; the outcomes of those refused."""
+    refused: dict[int, RunOutcome] = {}
+    taken: dict[Path, Path] = {}
+    for i, path in enumerate(params_paths):
+        try:
+            runs[i] = _Run.start(path, out, taken=taken, **options)
+        except (ParamsError, ValueError, FileNotFoundError) as exc:
+            refused[i] = RunOutcome(Path(path), None, [], exc)
+    return refused
+
+
 def run_params(
     params_path: str | os.PathLike[str],
     out: str | os.PathLike[str] = "reports",
@@ -409,8 +625,8 @@ def run_params(
     kernels : KernelPool or False, optional
         Warm kernels to run the notebooks in (:class:`~crm_lab.report.kernels.KernelPool`: each
         notebook finds crm_lab and its libraries imported, its namespace cleared); default one pool
-        for this run, closed at its end. Pass one to share it across runs (``crm-lab demo``,
-        ``crm-lab run a.yaml b.yaml``); False starts a new kernel for every notebook.
+        for this run, its kernels started while the params are checked, closed at its end. Pass one
+        to share it across runs; False starts a new kernel for every notebook.
 
     Returns
     -------
@@ -423,78 +639,20 @@ def run_params(
     ReportError
         After all notebooks ran, if any failed (the others are still published).
 
+    See Also
+    --------
+    run_many : several params files in one queue of workers.
+
     Examples
     --------
     >>> import crm_lab as cl
     >>> cl.report.run_params("params/demo_overview.yaml", out="reports")  # doctest: +SKIP
     """
-    from concurrent.futures import ThreadPoolExecutor
-
-    from tqdm.auto import tqdm
-
-    params_path = Path(params_path)
-    spec = load_params(params_path)
-    root = Path(out)
-    folder = inside(root, spec.campaign)
-    shared = _shared_parameters(spec, data)
-    _check_run(spec, params_path, shared, templates)
-    _check_owner(folder, params_path)
-
-    folder.mkdir(parents=True, exist_ok=True)
-    for path in clean_stale(root):
-        log.warning("removed %s, left by a run that died", path)
-    current_run = run_id()
-    work = temp_path(root / f"run-{spec.campaign}", "staging")
-    work.mkdir()
-    warm = KernelPool(kernel_name or "python3") if kernels is None else kernels
-
-    def one(nb: NotebookRun) -> dict[str, Any]:
-        name = nb.report_name
-        stage = work / name
-        stage.mkdir()
-        params = {**shared, **nb.parameters, "report_dir": str(stage.resolve())}
-        declared = declared_parameters(resolve_notebook(nb.notebook, templates))
-        for block in ("plan", "care"):  # the campaign's other pages (clv) do not read them
-            if block in params and block not in declared:
-                del params[block]
-        limit = float(timeout or nb.timeout or spec.timeout or DEFAULT_TIMEOUT)
-        run = {"id": current_run, "params_file": params_path.name, "report": name}
-        record = {"notebook": nb.notebook, "name": name, "report": f"{name}.html", "title": params.get("title", name),
-                  "parameters": {k: v for k, v in params.items() if k != "report_dir"}, "status": "ok", "error": None,
-                  "exports": None}
-        started = time.time()
-        out_html = folder / f"{name}.html"
-        source = resolve_notebook(nb.notebook, templates)
-        tmp_nb = temp_path(out_html.with_suffix(".ipynb"), "running.ipynb")
-        unmet = _unmet_needs(nb.notebook, params)
-        if unmet:  # refused in one line each, before a kernel starts: the shop lacks what it needs
-            record.update(status="refused", error="; ".join(unmet), report=None, seconds=0.0)
-            return record
-        try:
-            executed = _execute_warm(warm, source, tmp_nb, params, kernel_name=kernel_name, timeout=limit)
-            record["exports"] = _publish_exports(stage, folder, run)
-            stated = _publish_page(executed, tmp_nb, out_html, str(params.get("title") or name),
-                                   _footer(source, params, time.time() - started), spec.schedule)
-            record.update(title=stated.get("title") or record["title"], as_of=stated.get("as_of"), facts=stated)
-        except ReportError as exc:
-            kept = _keep_failed(tmp_nb, out_html.with_suffix(".failed.ipynb"), exc)
-            record.update(status="failed", error=str(kept), report=f"{name}.failed.ipynb")
-        record["seconds"] = round(time.time() - started, 2)
-        return record
-
-    try:
-        with ThreadPoolExecutor(max_workers=max(1, int(parallel))) as pool:
-            records = list(tqdm(pool.map(one, spec.notebooks), total=len(spec.notebooks), desc=spec.campaign, disable=None))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)  # staged exports of failed notebooks: withdrawn
-        if kernels is None:
-            warm.close()
-    _write_manifest(folder, spec, params_path, current_run, records, _shop_meta(shared.get("data")).get("holdout"))
-    write_index(root)
-    failed = [r for r in records if r["status"] != "ok"]
-    if failed:
-        raise ReportError("; ".join(r["error"] for r in failed))
-    return records
+    (outcome,) = run_many([params_path], out, parallel=parallel, kernel_name=kernel_name, data=data, timeout=timeout,
+                          templates=templates, kernels=kernels)
+    if outcome.error is not None:
+        raise outcome.error
+    return outcome.records
 
 
 def _write_manifest(folder: Path, spec: RunParams, params_path: Path, run_id: str, records: list[dict[str, Any]],
