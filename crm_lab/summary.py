@@ -151,7 +151,7 @@ def customer_summary(source: Any, *, as_of: Any = None) -> pd.DataFrame:
     if lines.implementation.is_duckdb():
         return _finish(engine.collect(_customers_duckdb(_purchase_days(lines))), as_of, sorted_ids=True)
     if lines.implementation.is_pyspark():
-        return _finish(engine.collect(_customers_spark(_purchase_days(_by_customer_spark(lines)))), as_of)
+        return _finish(engine.collect(_customers_spark(_purchase_days(lines))), as_of)
     per_day = _purchase_days(lines)
     with engine.checkpoints() as keep:
         df = engine.collect(_customers(keep(per_day)))
@@ -242,14 +242,6 @@ def _customers_duckdb(per_day: nw.LazyFrame) -> nw.LazyFrame:
     aggregates.append('coalesce(arg_min("day_net", "kept_day"), 0.0) AS "first_kept_net"')
     relation = per_day.to_native().aggregate(", ".join(aggregates), '"customer_id"')
     return nw.from_native(relation.order('"customer_id"::VARCHAR'))  # the order of the ids as text
-
-
-def _by_customer_spark(lines: nw.LazyFrame) -> nw.LazyFrame:
-    """The lines hash-partitioned by customer on Spark: one shuffle instead of three, as every
-    later group-by's keys start with ``customer_id`` and Spark (since 3.3, unless
-    ``spark.sql.requireAllClusterKeysForDistribution``) accepts a partitioning by part of the keys.
-    1M lines in local[2]: 3.1 -> 2.2 s warm (bench/RESULTS.md)."""
-    return nw.from_native(lines.to_native().repartition("customer_id"))
 
 
 def _customers_spark(per_day: nw.LazyFrame) -> nw.LazyFrame:
