@@ -147,12 +147,11 @@ def customer_summary(source: Any, *, as_of: Any = None) -> pd.DataFrame:
     (2357, 4339)
     """
     lines, as_of = order_lines(source, as_of=as_of)
-    lines = lines.select("customer_id", "order_id", "paid_at", "day", "gross", "refund", "items")
-    if lines.implementation.is_duckdb():
-        return _finish(engine.collect(_customers_duckdb(_purchase_days(lines))), as_of, sorted_ids=True)
-    if lines.implementation.is_pyspark():
-        return _finish(engine.collect(_customers_spark(_purchase_days(lines))), as_of)
-    per_day = _purchase_days(lines)
+    per_day = _purchase_days(lines.select("customer_id", "order_id", "paid_at", "gross", "refund", "items"))
+    if per_day.implementation.is_duckdb():
+        return _finish(engine.collect(_customers_duckdb(per_day)), as_of, sorted_ids=True)
+    if per_day.implementation.is_pyspark():
+        return _finish(engine.collect(_customers_spark(per_day)), as_of)
     with engine.checkpoints() as keep:
         df = engine.collect(_customers(keep(per_day)))
     return _finish(df, as_of)

@@ -425,7 +425,8 @@ class _Run:
         name = nb.report_name
         stage = self.work / name
         stage.mkdir()
-        params = self._parameters(nb, stage)
+        source = resolve_notebook(nb.notebook, self.templates)
+        params = self._parameters(nb, stage, source)
         record = {"notebook": nb.notebook, "name": name, "report": f"{name}.html", "title": params.get("title", name),
                   "parameters": {k: v for k, v in params.items() if k != "report_dir"}, "status": "ok", "error": None,
                   "exports": None}
@@ -435,7 +436,6 @@ class _Run:
             return record
         started = time.time()
         out_html = self.folder / f"{name}.html"
-        source = resolve_notebook(nb.notebook, self.templates)
         tmp_nb = temp_path(out_html.with_suffix(".ipynb"), "running.ipynb")
         limit = float(self.timeout or nb.timeout or self.spec.timeout or DEFAULT_TIMEOUT)
         try:
@@ -450,9 +450,9 @@ class _Run:
         record["seconds"] = round(time.time() - started, 2)
         return record
 
-    def _parameters(self, nb: NotebookRun, stage: Path) -> dict[str, Any]:
+    def _parameters(self, nb: NotebookRun, stage: Path, source: Path) -> dict[str, Any]:
         params = {**self.shared, **nb.parameters, "report_dir": str(stage.resolve())}
-        declared = declared_parameters(resolve_notebook(nb.notebook, self.templates))
+        declared = declared_parameters(source)
         for block in ("plan", "care"):  # the campaign's other pages (clv) do not read them
             if block in params and block not in declared:
                 del params[block]
